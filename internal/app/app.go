@@ -1,0 +1,134 @@
+// Package app is the composition root: the one place that opens the
+// store, chooses the bus, builds every domain service, mounts all routes
+// on one ServeMux, and shuts everything down in order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parleychat/parley/internal/account"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/obs"
+	"github.com/parleychat/parley/internal/rest"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// App is one running Parley node.
+type App struct {
+	cfg     config.Config
+	logger  *slog.Logger
+	db      *store.DB
+	handler http.Handler
+
+	Accounts *account.Service
+	// Main is the main account; MainCreated says it was made by this start.
+	Main        account.Account
+	MainCreated bool
+}
+
+// New opens the store and builds every service. The caller serves the
+// handler and calls Close when done.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, logger: logger, db: db, Accounts: account.New(db)}
+	a.Main, a.MainCreated, err = a.Accounts.EnsureMain(ctx, cfg.AccountSID, cfg.AuthToken)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a.MainCreated || cfg.AccountSID != "" {
+		if err := writeCredentials(cfg.DataDir, a.Main); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	a.handler = a.routes()
+	return a, nil
+}
+
+// writeCredentials keeps the main account's credentials in the data dir
+// (mode 0600), in a form a shell can source.
+func writeCredentials(dir string, acct account.Account) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("app: data dir: %w", err)
+	}
+	body := fmt.Sprintf("PARLEY_ACCOUNT_SID=%s\nPARLEY_AUTH_TOKEN=%s\n", acct.SID, acct.AuthToken)
+	path := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("app: write credentials: %w", err)
+	}
+	return os.Chmod(path, 0o600)
+}
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	rt := &rest.Router{Mux: mux, BaseURL: a.cfg.PublicURL, MaxBody: a.cfg.MaxBodyBytes,
+		Auth: rest.Chain(rest.AuthFunc(a.Accounts.Authenticate))}
+	a.Accounts.Routes(rt)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(a.db.SQL(), a.db.Dialect().String()))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_ = rest.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /readyz", rest.HandlerFunc(a.ready))
+	return obs.Middleware(a.logger, obs.NewMetrics(reg), jsonMuxErrors(mux))
+}
+
+// ready reports whether this node can serve: the database answers.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok"}
+	status := http.StatusOK
+	if err := a.db.Ping(ctx); err != nil {
+		checks["database"] = "unreachable: " + err.Error()
+		status = http.StatusServiceUnavailable
+	}
+	return rest.WriteJSON(w, status, map[string]any{"status": http.StatusText(status), "checks": checks})
+}
+
+// Handler is the node's whole HTTP surface.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Serve serves on ln until ctx is done, then stops accepting, lets
+// in-flight requests finish (up to the shutdown grace) and returns.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.logger.Info("shutting down", slog.Duration("grace", a.cfg.ShutdownGrace))
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+// Close releases the database. Call it after Serve returns.
+func (a *App) Close() error { return a.db.Close() }

@@ -1,0 +1,204 @@
+// Package config holds Parley's configuration: one struct with defaults,
+// environment and flag parsing, validation, and a doc line per field from
+// which the README's configuration table is rendered.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every knob Parley has. Each field carries the environment
+// variable that sets it (env), the flag (flag, the env name without the
+// PARLEY_ prefix, lower-case with dashes) and a one-line doc.
+type Config struct {
+	Addr          string        `env:"PARLEY_ADDR" doc:"Address the HTTP server listens on."`
+	PublicURL     string        `env:"PARLEY_PUBLIC_URL" doc:"Base URL that every returned url, links and paging URL is built on. Default: http://<addr>."`
+	DataDir       string        `env:"PARLEY_DATA_DIR" doc:"Directory for the SQLite database and the credentials file."`
+	DatabaseURL   string        `env:"PARLEY_DATABASE_URL" doc:"Empty: SQLite file in the data dir. postgres://... : PostgreSQL."`
+	AccountSID    string        `env:"PARLEY_ACCOUNT_SID" doc:"Pin the main account's SID (AC + 32 hex), for scripts and tests. Empty: random on first start."`
+	AuthToken     string        `env:"PARLEY_AUTH_TOKEN" secret:"true" doc:"Pin the main account's auth token (32 hex). Empty: random on first start."`
+	LogLevel      string        `env:"PARLEY_LOG_LEVEL" doc:"debug, info, warn or error."`
+	LogFormat     string        `env:"PARLEY_LOG_FORMAT" doc:"text or json."`
+	MaxBodyBytes  int64         `env:"PARLEY_MAX_BODY_BYTES" doc:"Largest request body accepted; larger ones get 413."`
+	ShutdownGrace time.Duration `env:"PARLEY_SHUTDOWN_GRACE" doc:"How long a shutdown waits for in-flight requests."`
+}
+
+// Default returns the configuration Parley runs with when nothing is set.
+func Default() Config {
+	return Config{
+		Addr:          "127.0.0.1:8080",
+		DataDir:       "./parley-data",
+		LogLevel:      "info",
+		LogFormat:     "text",
+		MaxBodyBytes:  1 << 20,
+		ShutdownGrace: 15 * time.Second,
+	}
+}
+
+// Field describes one knob, for documentation.
+type Field struct {
+	Env, Flag, Doc, Default string
+}
+
+// Fields lists every knob with its default, in declaration order.
+func Fields() []Field {
+	def := Default()
+	v := reflect.ValueOf(def)
+	t := v.Type()
+	out := make([]Field, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		env := f.Tag.Get("env")
+		out = append(out, Field{Env: env, Flag: flagName(env), Doc: f.Tag.Get("doc"), Default: format(v.Field(i))})
+	}
+	return out
+}
+
+func flagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "PARLEY_")), "_", "-")
+}
+
+func format(v reflect.Value) string {
+	if d, ok := v.Interface().(time.Duration); ok {
+		return d.String()
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// Load builds a Config from defaults, then the environment, then flags
+// (flags win). lookup is os.LookupEnv in production; tests pass their own.
+func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) (Config, error) {
+	cfg := Default()
+	v := reflect.ValueOf(&cfg).Elem()
+	t := v.Type()
+	var errs []error
+	for i := 0; i < t.NumField(); i++ {
+		env := t.Field(i).Tag.Get("env")
+		if s, ok := lookup(env); ok {
+			if err := set(v.Field(i), s); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+			}
+		}
+		fs.Func(flagName(env), t.Field(i).Tag.Get("doc"), func(s string) error { return set(v.Field(i), s) })
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	return cfg, errors.Join(append(errs, cfg.Validate())...)
+}
+
+// FromEnv is Load with the process environment and no flags.
+func FromEnv() (Config, error) {
+	return Load(flag.NewFlagSet("parley", flag.ContinueOnError), nil, os.LookupEnv)
+}
+
+func set(f reflect.Value, s string) error {
+	switch f.Interface().(type) {
+	case string:
+		f.SetString(s)
+	case int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		f.SetInt(n)
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 30s or 1h", s)
+		}
+		f.SetInt(int64(d))
+	default:
+		return fmt.Errorf("unsupported config type %s", f.Type())
+	}
+	return nil
+}
+
+// Validate reports every problem at once and fills derived defaults.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("PARLEY_ADDR", "%q is not host:port", c.Addr)
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("PARLEY_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
+	}
+	if c.DataDir == "" {
+		bad("PARLEY_DATA_DIR", "must not be empty")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		bad("PARLEY_DATABASE_URL", "must be empty (SQLite) or start with postgres://")
+	}
+	if c.AccountSID != "" && !isSID("AC", c.AccountSID) {
+		bad("PARLEY_ACCOUNT_SID", "must be AC followed by 32 lower-case hex digits")
+	}
+	if c.AuthToken != "" && !isHex(c.AuthToken, 32) {
+		bad("PARLEY_AUTH_TOKEN", "must be 32 lower-case hex digits")
+	}
+	if (c.AccountSID == "") != (c.AuthToken == "") {
+		bad("PARLEY_ACCOUNT_SID", "PARLEY_ACCOUNT_SID and PARLEY_AUTH_TOKEN are set together or not at all")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("PARLEY_LOG_LEVEL", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("PARLEY_LOG_FORMAT", "%q is not text or json", c.LogFormat)
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("PARLEY_MAX_BODY_BYTES", "must be at least 1024")
+	}
+	if c.ShutdownGrace < 0 {
+		bad("PARLEY_SHUTDOWN_GRACE", "must not be negative")
+	}
+	return errors.Join(errs...)
+}
+
+func isSID(prefix, s string) bool {
+	return len(s) == 34 && strings.HasPrefix(s, prefix) && isHex(s[2:], 32)
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// MarkdownTable renders the configuration table that the README carries.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| Environment variable | Flag | Default | Meaning |\n| --- | --- | --- | --- |\n")
+	for _, f := range Fields() {
+		def := f.Default
+		if def == "" || def == "0s" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(&b, "| `%s` | `-%s` | `%s` | %s |\n", f.Env, f.Flag, def, f.Doc)
+	}
+	return b.String()
+}

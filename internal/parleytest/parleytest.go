@@ -1,0 +1,172 @@
+// Package parleytest starts a whole Parley in-process on a random
+// loopback port, for tests: real store, real HTTP, real credentials, and
+// a twilio-go client pointed at it through twiliohttp.
+package parleytest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/parleychat/parley/internal/app"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/store/storetest"
+	"github.com/parleychat/parley/twiliohttp"
+)
+
+// Server is one running Parley node under test.
+type Server struct {
+	URL        string
+	AccountSID string
+	AuthToken  string
+	App        *app.App
+	Config     config.Config
+
+	t      testing.TB
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Option changes the configuration before the server starts.
+type Option func(*config.Config)
+
+// Postgres runs the server on a fresh PostgreSQL schema (skipping the
+// test when PARLEY_TEST_POSTGRES_URL is unset).
+func Postgres(t testing.TB) Option {
+	u := storetest.PostgresURL(t)
+	return func(c *config.Config) { c.DatabaseURL = u }
+}
+
+// Backend picks the store by storetest backend name.
+func Backend(t testing.TB, name string) Option {
+	if name == storetest.Postgres {
+		return Postgres(t)
+	}
+	return func(*config.Config) {}
+}
+
+// Start runs a server with a temporary data dir. It is stopped when the
+// test ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.LogLevel = "warn"
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return StartConfig(t, cfg)
+}
+
+// StartConfig runs a server with exactly cfg (its Addr is replaced by a
+// free loopback port unless it names one).
+func StartConfig(t testing.TB, cfg config.Config) *Server {
+	t.Helper()
+	addr := cfg.Addr
+	if addr == config.Default().Addr {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("parleytest: listen: %v", err)
+	}
+	cfg.Addr = ln.Addr().String()
+	if cfg.PublicURL == "" || strings.Contains(cfg.PublicURL, config.Default().Addr) {
+		cfg.PublicURL = ""
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("parleytest: config: %v", err)
+	}
+	var w io.Writer = io.Discard
+	if os.Getenv("PARLEY_TEST_LOG") == "1" {
+		w = os.Stderr
+	}
+	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, logger)
+	if err != nil {
+		cancel()
+		ln.Close()
+		t.Fatalf("parleytest: start: %v", err)
+	}
+	s := &Server{URL: cfg.PublicURL, AccountSID: a.Main.SID, AuthToken: a.Main.AuthToken,
+		App: a, Config: cfg, t: t, cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- a.Serve(ctx, ln) }()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Stop shuts the server down and closes its store (idempotent).
+func (s *Server) Stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	if err := <-s.done; err != nil {
+		s.t.Errorf("parleytest: serve: %v", err)
+	}
+	s.App.Close()
+	s.cancel = nil
+}
+
+// Restart stops the server and starts a new one on the same data dir,
+// database and port.
+func (s *Server) Restart(t testing.TB) *Server {
+	t.Helper()
+	s.Stop()
+	cfg := s.Config
+	return StartConfig(t, cfg)
+}
+
+// Twilio returns a twilio-go client with the given credentials, pointed
+// at the server through twiliohttp. Its account is the username when that
+// is an account SID, else the main account.
+func (s *Server) Twilio(username, password string) *twilio.RestClient {
+	c := &client.Client{Credentials: client.NewCredentials(username, password), HTTPClient: twiliohttp.Client(s.URL)}
+	acct := s.AccountSID
+	if strings.HasPrefix(username, "AC") {
+		acct = username
+	}
+	c.SetAccountSid(acct)
+	return twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})
+}
+
+// Admin is a twilio-go client with the main account's credentials.
+func (s *Server) Admin() *twilio.RestClient { return s.Twilio(s.AccountSID, s.AuthToken) }
+
+// Request sends a raw request (form-encoded when form is non-nil) with
+// HTTP Basic credentials when user is non-empty, and returns the status
+// and body.
+func (s *Server) Request(t testing.TB, method, path string, form url.Values, user, pass string) (int, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, s.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
