@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -19,13 +20,18 @@ var ErrNotFound = errors.New("account: not found")
 
 // Service is the account domain's rules.
 type Service struct {
-	db *store.DB
-	st accountStore
+	db  *store.DB
+	bus bus.Bus
+	st  accountStore
 }
 
-// New returns the account service on db.
-func New(db *store.DB) *Service {
-	return &Service{db: db, st: accountStore{db: db}}
+// SubjectKeyDeleted is published (data: the key's SID) after a key is
+// deleted, so that token verifiers drop cached keys and sockets close.
+const SubjectKeyDeleted = "keys.deleted"
+
+// New returns the account service on db, announcing key deletions on b.
+func New(db *store.DB, b bus.Bus) *Service {
+	return &Service{db: db, bus: b, st: accountStore{db: db}}
 }
 
 // EnsureMain returns the main account, creating it on first start. With
@@ -164,5 +170,10 @@ func (s *Service) DeleteKey(ctx context.Context, accountSID, sid string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// Committed first, announced second; verifiers also re-read keys, so a
+	// lost announcement only delays the cut-off until their next check.
+	return s.bus.Publish(ctx, SubjectKeyDeleted, []byte(sid))
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/storetest"
@@ -14,7 +15,9 @@ import (
 func TestAccountService(t *testing.T) {
 	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := New(db)
+		b := bus.NewMemory(0)
+		defer b.Close()
+		s := New(db, b)
 
 		main, created, err := s.EnsureMain(ctx, "", "")
 		if err != nil || !created || !rest.IsSID("AC", main.SID) || len(main.AuthToken) != 32 {

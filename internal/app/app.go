@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleychat/parley/internal/account"
+	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/rest"
@@ -31,6 +32,10 @@ type App struct {
 	logger  *slog.Logger
 	db      *store.DB
 	handler http.Handler
+
+	// Bus carries events between the parts of this node (and, with NATS,
+	// between nodes).
+	Bus bus.Bus
 
 	Accounts *account.Service
 	// Main is the main account; MainCreated says it was made by this start.
@@ -45,7 +50,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, logger: logger, db: db, Accounts: account.New(db)}
+	a := &App{cfg: cfg, logger: logger, db: db, Bus: bus.NewMemory(0)}
+	a.Accounts = account.New(db, a.Bus)
 	a.Main, a.MainCreated, err = a.Accounts.EnsureMain(ctx, cfg.AccountSID, cfg.AuthToken)
 	if err != nil {
 		db.Close()
@@ -102,6 +108,11 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) error {
 		checks["database"] = "unreachable: " + err.Error()
 		status = http.StatusServiceUnavailable
 	}
+	checks["bus"] = "ok"
+	if err := a.Bus.Healthy(); err != nil {
+		checks["bus"] = "unhealthy: " + err.Error()
+		status = http.StatusServiceUnavailable
+	}
 	return rest.WriteJSON(w, status, map[string]any{"status": http.StatusText(status), "checks": checks})
 }
 
@@ -130,5 +141,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close releases the database. Call it after Serve returns.
-func (a *App) Close() error { return a.db.Close() }
+// Close releases the bus and the database. Call it after Serve returns.
+func (a *App) Close() error {
+	a.Bus.Close()
+	return a.db.Close()
+}
