@@ -24,6 +24,7 @@ import (
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/internal/webhook"
 )
 
 // App is one running Parley node.
@@ -38,6 +39,8 @@ type App struct {
 	Bus bus.Bus
 
 	Accounts *account.Service
+	// Webhooks delivers every outgoing webhook, signed with the account's auth token.
+	Webhooks *webhook.Client
 	// Main is the main account; MainCreated says it was made by this start.
 	Main        account.Account
 	MainCreated bool
@@ -52,6 +55,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	a := &App{cfg: cfg, logger: logger, db: db, Bus: bus.NewMemory(0)}
 	a.Accounts = account.New(db, a.Bus)
+	a.Webhooks = webhook.New(func(ctx context.Context, accountSID string) (string, error) {
+		acct, err := a.Accounts.Get(ctx, accountSID)
+		return acct.AuthToken, err
+	}, logger, webhook.Options{})
 	a.Main, a.MainCreated, err = a.Accounts.EnsureMain(ctx, cfg.AccountSID, cfg.AuthToken)
 	if err != nil {
 		db.Close()
@@ -143,6 +150,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases the bus and the database. Call it after Serve returns.
 func (a *App) Close() error {
+	a.Webhooks.Close()
 	a.Bus.Close()
 	return a.db.Close()
 }
