@@ -61,12 +61,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}, logger, webhook.Options{})
 	a.Main, a.MainCreated, err = a.Accounts.EnsureMain(ctx, cfg.AccountSID, cfg.AuthToken)
 	if err != nil {
-		db.Close()
+		a.Close()
 		return nil, err
 	}
 	if a.MainCreated || cfg.AccountSID != "" {
 		if err := writeCredentials(cfg.DataDir, a.Main); err != nil {
-			db.Close()
+			a.Close()
 			return nil, err
 		}
 	}
