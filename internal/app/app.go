@@ -24,6 +24,7 @@ import (
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/internal/token"
 	"github.com/parleychat/parley/internal/webhook"
 )
 
@@ -39,6 +40,8 @@ type App struct {
 	Bus bus.Bus
 
 	Accounts *account.Service
+	// Tokens mints and verifies access tokens and serves /iam.
+	Tokens *token.Service
 	// Webhooks delivers every outgoing webhook, signed with the account's auth token.
 	Webhooks *webhook.Client
 	// Main is the main account; MainCreated says it was made by this start.
@@ -70,8 +73,44 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 			return nil, err
 		}
 	}
+	if a.Tokens, err = newTokens(db, a.Bus, a.Accounts, cfg, a.Main.SID, logger); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.handler = a.routes()
 	return a, nil
+}
+
+// newTokens builds the token service on the account service's keys.
+// Guest tokens get a chat grant for the account's default chat service
+// once a ChatServices is plugged in (Tokens.SetChatServices); until then
+// their chat grant has no service_sid.
+func newTokens(db *store.DB, b bus.Bus, accts *account.Service, cfg config.Config, mainSID string, logger *slog.Logger) (*token.Service, error) {
+	return token.New(db, b, tokenKeys{accts}, token.Options{
+		GuestTTL: cfg.GuestTokenTTL, KeyRecheck: cfg.TokenKeyRecheck,
+		GuestRatePerMinute: float64(cfg.GuestTokenRate), GuestBurst: int(cfg.GuestTokenBurst),
+		SelfOrigin: cfg.PublicURL, MainAccountSID: mainSID, MainOrigins: config.SplitList(cfg.AllowedOrigins),
+		TrustedProxies: config.SplitList(cfg.TrustedProxies), Logger: logger,
+	})
+}
+
+// tokenKeys adapts the account service to token.KeyLookup.
+type tokenKeys struct{ s *account.Service }
+
+func (k tokenKeys) LookupKeySecret(ctx context.Context, sid string) (string, string, error) {
+	key, err := k.s.LookupKey(ctx, sid)
+	if errors.Is(err, account.ErrNotFound) {
+		return "", "", fmt.Errorf("%w: %s", token.ErrKeyNotFound, sid)
+	}
+	return key.AccountSID, key.Secret, err
+}
+
+func (k tokenKeys) AccountExists(ctx context.Context, sid string) (bool, error) {
+	_, err := k.s.Get(ctx, sid)
+	if errors.Is(err, account.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // writeCredentials keeps the main account's credentials in the data dir
@@ -91,8 +130,9 @@ func writeCredentials(dir string, acct account.Account) error {
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	rt := &rest.Router{Mux: mux, BaseURL: a.cfg.PublicURL, MaxBody: a.cfg.MaxBodyBytes,
-		Auth: rest.Chain(rest.AuthFunc(a.Accounts.Authenticate))}
+		Auth: rest.Chain(rest.AuthFunc(a.Accounts.Authenticate), rest.AuthFunc(a.Tokens.Authenticate))}
 	a.Accounts.Routes(rt)
+	a.Tokens.Routes(rt)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -150,6 +190,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases the bus and the database. Call it after Serve returns.
 func (a *App) Close() error {
+	a.Tokens.Close()
 	a.Webhooks.Close()
 	a.Bus.Close()
 	return a.db.Close()

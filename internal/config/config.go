@@ -30,6 +30,13 @@ type Config struct {
 	LogFormat     string        `env:"PARLEY_LOG_FORMAT" doc:"text or json."`
 	MaxBodyBytes  int64         `env:"PARLEY_MAX_BODY_BYTES" doc:"Largest request body accepted; larger ones get 413."`
 	ShutdownGrace time.Duration `env:"PARLEY_SHUTDOWN_GRACE" doc:"How long a shutdown waits for in-flight requests."`
+
+	GuestTokenTTL   time.Duration `env:"PARLEY_GUEST_TOKEN_TTL" doc:"Lifetime of the anonymous guest tokens the web chat widget gets from /iam (at most 24h); the widget renews them before they expire."`
+	GuestTokenRate  int64         `env:"PARLEY_GUEST_TOKEN_RATE" doc:"Guest tokens (new or refreshed) one client IP may get per minute, on average; 0: no limit. Over it: 429 with Retry-After."`
+	GuestTokenBurst int64         `env:"PARLEY_GUEST_TOKEN_BURST" doc:"Guest tokens one client IP may get in a burst, before PARLEY_GUEST_TOKEN_RATE applies."`
+	AllowedOrigins  string        `env:"PARLEY_ALLOWED_ORIGINS" doc:"Comma-separated website origins (https://www.example.com) allowed to use the main account's guest tokens, web chat and realtime socket, added to those set through the API. Empty everywhere: any origin."`
+	TrustedProxies  string        `env:"PARLEY_TRUSTED_PROXIES" doc:"Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For gives the client IP for rate limits. Empty: the peer address is the client IP."`
+	TokenKeyRecheck time.Duration `env:"PARLEY_TOKEN_KEY_RECHECK" doc:"How long a token verifier trusts a cached signing key before reading it again; bounds how late a node that missed a key deletion cuts its tokens off."`
 }
 
 // Default returns the configuration Parley runs with when nothing is set.
@@ -41,6 +48,11 @@ func Default() Config {
 		LogFormat:     "text",
 		MaxBodyBytes:  1 << 20,
 		ShutdownGrace: 15 * time.Second,
+
+		GuestTokenTTL:   time.Hour,
+		GuestTokenRate:  30,
+		GuestTokenBurst: 10,
+		TokenKeyRecheck: 30 * time.Second,
 	}
 }
 
@@ -170,7 +182,42 @@ func (c *Config) Validate() error {
 	if c.ShutdownGrace < 0 {
 		bad("PARLEY_SHUTDOWN_GRACE", "must not be negative")
 	}
+	if c.GuestTokenTTL < time.Minute || c.GuestTokenTTL > 24*time.Hour {
+		bad("PARLEY_GUEST_TOKEN_TTL", "must be between 1m and 24h")
+	}
+	if c.GuestTokenRate < 0 {
+		bad("PARLEY_GUEST_TOKEN_RATE", "must not be negative")
+	}
+	if c.GuestTokenBurst < 1 {
+		bad("PARLEY_GUEST_TOKEN_BURST", "must be at least 1")
+	}
+	for _, o := range SplitList(c.AllowedOrigins) {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			bad("PARLEY_ALLOWED_ORIGINS", "%q is not an origin such as https://www.example.com", o)
+		}
+	}
+	for _, p := range SplitList(c.TrustedProxies) {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				bad("PARLEY_TRUSTED_PROXIES", "%q is not an IP address or CIDR", p)
+			}
+		}
+	}
+	if c.TokenKeyRecheck < time.Second || c.TokenKeyRecheck > time.Hour {
+		bad("PARLEY_TOKEN_KEY_RECHECK", "must be between 1s and 1h")
+	}
 	return errors.Join(errs...)
+}
+
+// SplitList splits a comma-separated knob, dropping blanks.
+func SplitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func isSID(prefix, s string) bool {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/twilio/twilio-go"
@@ -20,6 +21,7 @@ import (
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/store/storetest"
+	"github.com/parleychat/parley/internal/token"
 	"github.com/parleychat/parley/twiliohttp"
 )
 
@@ -34,6 +36,9 @@ type Server struct {
 	t      testing.TB
 	cancel context.CancelFunc
 	done   chan error
+
+	keysMu    sync.Mutex
+	tokenKeys map[string]string // account SID -> API key SID that Token signs with
 }
 
 // Option changes the configuration before the server starts.
@@ -169,4 +174,40 @@ func (s *Server) Request(t testing.TB, method, path string, form url.Values, use
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
+}
+
+// Token mints an access token on the server. g.AccountSID defaults to
+// the main account. With g.Guest the token is a guest token (signed by the
+// account's guest key); otherwise, when g.KeySID is empty, it is signed
+// by an API key the helper creates once per account and server.
+func (s *Server) Token(t testing.TB, g token.Grant) string {
+	t.Helper()
+	if g.AccountSID == "" {
+		g.AccountSID = s.AccountSID
+	}
+	if g.KeySID == "" && !g.Guest {
+		g.KeySID = s.tokenKey(t, g.AccountSID)
+	}
+	raw, _, err := s.App.Tokens.Mint(context.Background(), g)
+	if err != nil {
+		t.Fatalf("parleytest: mint token: %v", err)
+	}
+	return raw
+}
+
+func (s *Server) tokenKey(t testing.TB, accountSID string) string {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if sid, ok := s.tokenKeys[accountSID]; ok {
+		return sid
+	}
+	k, err := s.App.Accounts.CreateKey(context.Background(), accountSID, "parleytest tokens")
+	if err != nil {
+		t.Fatalf("parleytest: create API key for tokens: %v", err)
+	}
+	if s.tokenKeys == nil {
+		s.tokenKeys = map[string]string{}
+	}
+	s.tokenKeys[accountSID] = k.SID
+	return k.SID
 }

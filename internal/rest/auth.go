@@ -32,10 +32,12 @@ type Principal struct {
 // CanAccessAccount reports whether p may act on resources of account sid.
 func (p *Principal) CanAccessAccount(sid string) bool { return p != nil && p.AccountSID == sid }
 
-// RequireAdmin refuses principals that are not account credentials or API keys.
+// RequireAdmin refuses principals that are not account credentials or
+// API keys: 401 with code 20003, as Twilio answers an access token on a
+// REST resource that takes only account credentials.
 func (p *Principal) RequireAdmin() error {
 	if p == nil || !p.Admin {
-		return Forbidden("This resource needs account credentials or an API key; an access token may not use it")
+		return Unauthorized("Authenticate: this resource needs account credentials or an API key; access tokens may not use it")
 	}
 	return nil
 }
