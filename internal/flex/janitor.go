@@ -1,0 +1,163 @@
+package flex
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// The janitor closes finished engagements: when their task ends, when
+// ChatStatus=inactive is set, when the visitor ends the chat, and when a
+// channel is abandoned. Closing is an UPDATE guarded by status='active',
+// so with several nodes receiving the same event exactly one of them
+// does the cleanup (attributes status INACTIVE, integration webhook
+// removed), and doing it twice is impossible.
+
+// close ends c's engagement; closed is false when it already was.
+func (s *Service) close(ctx context.Context, c Channel, reason string) (closed bool, err error) {
+	ok, err := s.st.deactivate(ctx, c.SID, store.Now())
+	if err != nil || !ok {
+		return false, err
+	}
+	s.logger.InfoContext(ctx, "chat closed", slog.String("channel_sid", c.SID), slog.String("reason", reason))
+	if s.deps.Chat == nil {
+		return true, nil
+	}
+	var errs []error
+	if c.WebhookSID != "" {
+		errs = append(errs, s.deps.Chat.DetachWebhook(ctx, c.AccountSID, c.ChatServiceSID, c.SID, c.WebhookSID))
+		errs = append(errs, s.st.setWebhook(ctx, c.SID, ""))
+	}
+	// Setting status INACTIVE publishes channel.updated: the widget shows
+	// that the chat ended and offers a new one.
+	errs = append(errs, s.mergeAttributes(ctx, c, map[string]any{"status": attrInactive}))
+	return true, errors.Join(errs...)
+}
+
+// Task end statuses TaskEnded receives.
+const (
+	TaskCompleted = "completed"
+	TaskCanceled  = "canceled"
+	TaskTimeout   = "timeout"
+	TaskDeleted   = "deleted"
+)
+
+// TaskEnded is TaskRouter's callback when a task is completed, canceled,
+// times out or is deleted. Completing the chat's task (what the agent
+// desktop does) always closes the chat; the other ends close it only on
+// flows with JanitorEnabled. Tasks of other conversations, and an old
+// engagement's task on a re-engaged long-lived channel, change nothing.
+func (s *Service) TaskEnded(ctx context.Context, accountSID, workspaceSID, taskSID, status, attributes string) {
+	var a struct {
+		ChannelSID string `json:"channelSid"`
+	}
+	if json.Unmarshal([]byte(attributes), &a) != nil || a.ChannelSID == "" {
+		return
+	}
+	c, err := s.st.channel(ctx, accountSID, a.ChannelSID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.logger.WarnContext(ctx, "janitor: read channel", slog.String("channel_sid", a.ChannelSID), slog.Any("error", err))
+		}
+		return
+	}
+	if c.Status != StatusActive || (c.TaskSID != "" && c.TaskSID != "pending" && c.TaskSID != taskSID) {
+		return
+	}
+	if status != TaskCompleted {
+		flow, err := s.st.flow(ctx, accountSID, c.FlexFlowSID)
+		if err != nil || !flow.JanitorEnabled {
+			return
+		}
+	}
+	if _, err := s.close(ctx, c, "task_"+status); err != nil {
+		s.logger.WarnContext(ctx, "janitor: close", slog.String("channel_sid", c.SID), slog.Any("error", err))
+	}
+}
+
+// SweepIdle closes active channels without a known task whose last
+// activity is older than the idle timeout, and returns how many it closed.
+func (s *Service) SweepIdle(ctx context.Context, now time.Time) (int, error) {
+	if s.opts.IdleTimeout < 0 {
+		return 0, nil
+	}
+	cutoff := now.Add(-s.opts.IdleTimeout).UnixMilli()
+	closed := 0
+	for {
+		batch, err := s.st.idleChannels(ctx, cutoff, 100)
+		if err != nil || len(batch) == 0 {
+			return closed, err
+		}
+		for _, c := range batch {
+			ok, err := s.close(ctx, c, "idle")
+			if err != nil {
+				s.logger.WarnContext(ctx, "janitor: close idle", slog.String("channel_sid", c.SID), slog.Any("error", err))
+			}
+			if ok {
+				closed++
+			}
+		}
+		if len(batch) < 100 {
+			return closed, nil
+		}
+	}
+}
+
+// Start subscribes to chat events and runs the idle sweep until Stop.
+func (s *Service) Start() error {
+	sub, err := s.bus.Subscribe("chat.>", func(m bus.Msg) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sid := m.Subject[len("chat."):]
+		if err := s.HandleChatEvent(ctx, sid, m.Data); err != nil {
+			s.logger.WarnContext(ctx, "chat event", slog.String("channel_sid", sid), slog.Any("error", err))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs = append(s.subs, sub)
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	go s.sweepLoop(s.stop, s.done)
+	return nil
+}
+
+func (s *Service) sweepLoop(stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(s.opts.SweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.SweepEvery)
+			if _, err := s.SweepIdle(ctx, now); err != nil {
+				s.logger.Warn("janitor: idle sweep", slog.Any("error", err))
+			}
+			cancel()
+		}
+	}
+}
+
+// Stop ends the subscription and the sweep.
+func (s *Service) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
+	}
+	s.subs = nil
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done
+		s.stop = nil
+	}
+}
