@@ -64,6 +64,13 @@ func whoami(t *testing.T, srv *parleytest.Server, acct, raw string, header bool)
 
 func do(t *testing.T, req *http.Request) (int, map[string]any) {
 	t.Helper()
+	status, body, _ := send(t, req)
+	return status, body
+}
+
+// send does req and decodes its JSON answer.
+func send(t *testing.T, req *http.Request) (int, map[string]any, http.Header) {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +81,7 @@ func do(t *testing.T, req *http.Request) (int, map[string]any) {
 	if err := json.Unmarshal(b, &m); err != nil && res.StatusCode != http.StatusNoContent {
 		t.Fatalf("status %d, body %q is not JSON", res.StatusCode, b)
 	}
-	return res.StatusCode, m
+	return res.StatusCode, m, res.Header
 }
 
 func TestTwilioAndParleyTokensAccepted(t *testing.T) {

@@ -119,6 +119,8 @@ func parse(raw string, secret func(c *claims) ([]byte, error)) (*claims, error) 
 	switch {
 	case keyErr != nil:
 		return nil, keyErr
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return nil, refuse(CodeInvalid, "Invalid Access Token: not a well-formed JWT")
 	case tok != nil && tok.Header["alg"] != jwt.SigningMethodHS256.Alg():
 		return nil, refuse(CodeBadHeader, "Invalid Access Token header: alg must be HS256")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):

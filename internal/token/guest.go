@@ -66,8 +66,13 @@ func (s *Service) RotateGuestKey(ctx context.Context, accountSID string, dropPre
 		dropBefore = g.Created + 1
 	}
 	var dropped []string
+	var previous guestKey
 	err := s.db.InTx(ctx, func(q store.Querier) error {
 		var err error
+		previous, err = s.st.currentGuestKey(ctx, q, accountSID)
+		if err != nil && !errors.Is(err, errNotFound) {
+			return err
+		}
 		if dropped, err = s.st.retireGuestKeys(ctx, q, accountSID, g.Created, dropBefore); err != nil {
 			return err
 		}
@@ -76,6 +81,9 @@ func (s *Service) RotateGuestKey(ctx context.Context, accountSID string, dropPre
 	if err != nil {
 		return "", err
 	}
+	// This node re-reads the previous key at once to learn its retirement;
+	// other nodes learn it at their next re-check, well within its grace.
+	s.cache.evict(previous.SID)
 	for _, sid := range dropped {
 		s.announceDropped(ctx, sid)
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/internal/bus"
@@ -83,6 +84,8 @@ type Service struct {
 	proxies []netPrefix
 	st      tokenStore
 	sub     bus.Subscription
+	// skew moves this service's clock (nanoseconds), for tests of expiry.
+	skew atomic.Int64
 }
 
 // SubjectKeyDeleted is the bus subject internal/account publishes a
@@ -114,9 +117,13 @@ func New(db *store.DB, b bus.Bus, keys KeyLookup, opts Options) (*Service, error
 		return nil, err
 	}
 	opts.SelfOrigin, _ = NormalizeOrigin(opts.SelfOrigin)
-	s := &Service{db: db, bus: b, keys: keys, opts: opts, log: opts.Logger.With("component", "token"), now: opts.Now,
-		cache: newKeyCache(), limits: newLimiter(opts.GuestRatePerMinute, opts.GuestBurst, opts.Now),
-		proxies: proxies, st: tokenStore{db: db}}
+	s := &Service{db: db, bus: b, keys: keys, log: opts.Logger.With("component", "token"),
+		cache: newKeyCache(), proxies: proxies, st: tokenStore{db: db}}
+	clock := opts.Now
+	s.now = func() time.Time { return clock().Add(time.Duration(s.skew.Load())) }
+	opts.Now = s.now
+	s.opts = opts
+	s.limits = newLimiter(opts.GuestRatePerMinute, opts.GuestBurst, s.now)
 	s.origins = newOriginCache(s)
 	if b != nil {
 		s.sub, err = b.Subscribe(SubjectKeyDeleted, func(m bus.Msg) { s.cache.evict(string(m.Data)) })
