@@ -27,8 +27,8 @@ import (
 
 type fakeChannel struct {
 	account, service, name, unique, attrs, createdBy string
-	members                                         []string
-	webhooks                                        map[string]string // WH -> flow
+	members                                          []string
+	webhooks                                         map[string]string // WH -> flow
 }
 
 type fakeChat struct {
@@ -233,7 +233,9 @@ func (s *fakeStudio) DeliverMessage(_ context.Context, flow string, m Message) e
 
 type fakeOrigins struct{ blocked string }
 
-func (o fakeOrigins) OriginAllowed(_ context.Context, _, origin string) bool { return origin != o.blocked }
+func (o fakeOrigins) OriginAllowed(_ context.Context, _, origin string) bool {
+	return origin != o.blocked
+}
 
 type fakeDefaults struct {
 	chat   *fakeChat
@@ -340,16 +342,25 @@ func (e *env) tw(acct string) *twilio.RestClient {
 	return twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})
 }
 
-// request sends a raw form request with the given auth header value.
+// request sends a raw form request with the given Authorization and Origin.
 func (e *env) request(method, path, form, auth, origin string) (int, string) {
+	e.t.Helper()
+	h := map[string]string{}
+	if auth != "" {
+		h["Authorization"] = auth
+	}
+	if origin != "" {
+		h["Origin"] = origin
+	}
+	return e.requestWith(method, path, form, h)
+}
+
+func (e *env) requestWith(method, path, form string, headers map[string]string) (int, string) {
 	e.t.Helper()
 	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(form))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if origin != "" {
-		req.Header.Set("Origin", origin)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
