@@ -20,6 +20,7 @@ import (
 
 	"github.com/parleychat/parley/internal/account"
 	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/rest"
@@ -44,6 +45,8 @@ type App struct {
 	Tokens *token.Service
 	// Webhooks delivers every outgoing webhook, signed with the account's auth token.
 	Webhooks *webhook.Client
+	// Chat is Chat v2: services, channels, members, messages, webhooks.
+	Chat *chat.Service
 	// Main is the main account; MainCreated says it was made by this start.
 	Main        account.Account
 	MainCreated bool
@@ -77,6 +80,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		a.Close()
 		return nil, err
 	}
+	a.Chat = chat.New(db, a.Bus, a.Webhooks, cfg.PublicURL, logger)
+	a.Tokens.SetChatServices(a.Chat)
 	a.handler = a.routes()
 	return a, nil
 }
@@ -133,6 +138,7 @@ func (a *App) routes() http.Handler {
 		Auth: rest.Chain(rest.AuthFunc(a.Accounts.Authenticate), rest.AuthFunc(a.Tokens.Authenticate))}
 	a.Accounts.Routes(rt)
 	a.Tokens.Routes(rt)
+	a.Chat.Routes(rt)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -191,6 +197,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the bus and the database. Call it after Serve returns.
 func (a *App) Close() error {
 	a.Tokens.Close()
+	if a.Chat != nil {
+		a.Chat.Close()
+	}
 	a.Webhooks.Close()
 	a.Bus.Close()
 	return a.db.Close()
