@@ -17,6 +17,8 @@ type Error struct {
 	Code     int    `json:"code"`
 	Message  string `json:"message"`
 	MoreInfo string `json:"more_info"`
+	// Details, when set, is sent as "details" (Studio lists a definition's problems there).
+	Details any `json:"details,omitempty"`
 	// RetryAfter, when set, is sent as a Retry-After header (seconds).
 	RetryAfter int `json:"-"`
 }
