@@ -25,7 +25,7 @@ import (
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
-	"github.com/parleychat/parley/internal/studio"
+	"github.com/parleychat/parley/internal/taskrouter"
 	"github.com/parleychat/parley/internal/token"
 	"github.com/parleychat/parley/internal/webhook"
 )
@@ -48,8 +48,8 @@ type App struct {
 	Webhooks *webhook.Client
 	// Chat is Chat v2: services, channels, members, messages, webhooks.
 	Chat *chat.Service
-	// Studio is Studio v2: flows and the engine that runs them.
-	Studio *studio.Service
+	// TaskRouter is TaskRouter v1 and its assignment engine.
+	TaskRouter *taskrouter.Service
 	// Main is the main account; MainCreated says it was made by this start.
 	Main        account.Account
 	MainCreated bool
@@ -85,8 +85,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	a.Chat = chat.New(db, a.Bus, a.Webhooks, cfg.PublicURL, logger)
 	a.Tokens.SetChatServices(a.Chat)
-	a.Studio = newStudio(db, cfg, a.Chat, logger)
-	a.Studio.Start()
+	a.TaskRouter = taskrouter.New(db, a.Bus, a.Webhooks, logger, taskrouter.Options{BaseURL: cfg.PublicURL})
+	a.TaskRouter.Start()
 	a.handler = a.routes()
 	return a, nil
 }
@@ -144,7 +144,7 @@ func (a *App) routes() http.Handler {
 	a.Accounts.Routes(rt)
 	a.Tokens.Routes(rt)
 	a.Chat.Routes(rt)
-	a.Studio.Routes(rt)
+	a.TaskRouter.Routes(rt)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -203,11 +203,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the bus and the database. Call it after Serve returns.
 func (a *App) Close() error {
 	a.Tokens.Close()
-	if a.Studio != nil {
-		a.Studio.Stop() // before chat: running flows post through it
-	}
 	if a.Chat != nil {
 		a.Chat.Close()
+	}
+	if a.TaskRouter != nil {
+		a.TaskRouter.Stop() // its callbacks use webhooks and the bus
 	}
 	a.Webhooks.Close()
 	a.Bus.Close()
