@@ -26,6 +26,7 @@ import (
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/taskrouter"
+	"github.com/parleychat/parley/internal/studio"
 	"github.com/parleychat/parley/internal/token"
 	"github.com/parleychat/parley/internal/webhook"
 )
@@ -48,6 +49,8 @@ type App struct {
 	Webhooks *webhook.Client
 	// Chat is Chat v2: services, channels, members, messages, webhooks.
 	Chat *chat.Service
+	// Studio is Studio v2: flows and the engine that runs them.
+	Studio *studio.Service
 	// TaskRouter is TaskRouter v1 and its assignment engine.
 	TaskRouter *taskrouter.Service
 	// Main is the main account; MainCreated says it was made by this start.
@@ -87,6 +90,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.Tokens.SetChatServices(a.Chat)
 	a.TaskRouter = taskrouter.New(db, a.Bus, a.Webhooks, logger, taskrouter.Options{BaseURL: cfg.PublicURL})
 	a.TaskRouter.Start()
+	a.Studio = newStudio(db, cfg, a.Chat, logger)
+	a.Studio.Start()
 	a.handler = a.routes()
 	return a, nil
 }
@@ -145,6 +150,7 @@ func (a *App) routes() http.Handler {
 	a.Tokens.Routes(rt)
 	a.Chat.Routes(rt)
 	a.TaskRouter.Routes(rt)
+	a.Studio.Routes(rt)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -203,6 +209,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the bus and the database. Call it after Serve returns.
 func (a *App) Close() error {
 	a.Tokens.Close()
+	if a.Studio != nil {
+		a.Studio.Stop() // before chat: running flows post through it
+	}
 	if a.Chat != nil {
 		a.Chat.Close()
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,8 @@ type Config struct {
 	PublicURL     string        `env:"PARLEY_PUBLIC_URL" doc:"Base URL that every returned url, links and paging URL is built on. Default: http://<addr>."`
 	DataDir       string        `env:"PARLEY_DATA_DIR" doc:"Directory for the SQLite database and the credentials file."`
 	DatabaseURL   string        `env:"PARLEY_DATABASE_URL" doc:"Empty: SQLite file in the data dir. postgres://... : PostgreSQL."`
+	NATSURL       string        `env:"PARLEY_NATS_URL" doc:"Empty: the in-process bus (one node). nats://host:4222 (comma-separated for a cluster): NATS carries events between the nodes of a deployment, which then share PostgreSQL."`
+	NATSPrefix    string        `env:"PARLEY_NATS_PREFIX" doc:"The deployment's name, which starts every NATS subject, so that deployments sharing a NATS server stay apart. Every node of a deployment sets the same."`
 	AccountSID    string        `env:"PARLEY_ACCOUNT_SID" doc:"Pin the main account's SID (AC + 32 hex), for scripts and tests. Empty: random on first start."`
 	AuthToken     string        `env:"PARLEY_AUTH_TOKEN" secret:"true" doc:"Pin the main account's auth token (32 hex). Empty: random on first start."`
 	LogLevel      string        `env:"PARLEY_LOG_LEVEL" doc:"debug, info, warn or error."`
@@ -48,6 +51,7 @@ func Default() Config {
 		LogFormat:     "text",
 		MaxBodyBytes:  1 << 20,
 		ShutdownGrace: 15 * time.Second,
+		NATSPrefix:    "parley",
 
 		GuestTokenTTL:   time.Hour,
 		GuestTokenRate:  30,
@@ -157,6 +161,7 @@ func (c *Config) Validate() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("PARLEY_DATABASE_URL", "must be empty (SQLite) or start with postgres://")
 	}
+	c.validateNATS(bad)
 	if c.AccountSID != "" && !isSID("AC", c.AccountSID) {
 		bad("PARLEY_ACCOUNT_SID", "must be AC followed by 32 lower-case hex digits")
 	}
@@ -207,6 +212,21 @@ func (c *Config) Validate() error {
 		bad("PARLEY_TOKEN_KEY_RECHECK", "must be between 1s and 1h")
 	}
 	return errors.Join(errs...)
+}
+
+// natsPrefix is dot-separated subject tokens without wildcards.
+var natsPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+func (c *Config) validateNATS(bad func(env, format string, args ...any)) {
+	for i, u := range SplitList(c.NATSURL) {
+		// The entry is not echoed: it may carry a password.
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "nats" && p.Scheme != "tls") || p.Host == "" {
+			bad("PARLEY_NATS_URL", "entry %d is not a nats:// or tls:// URL", i+1)
+		}
+	}
+	if !natsPrefix.MatchString(c.NATSPrefix) {
+		bad("PARLEY_NATS_PREFIX", "%q is not dot-separated letters, digits, _ and -", c.NATSPrefix)
+	}
 }
 
 // SplitList splits a comma-separated knob, dropping blanks.
