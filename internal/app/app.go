@@ -65,7 +65,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, logger: logger, db: db, Bus: bus.NewMemory(0)}
+	b, err := newBus(cfg, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, logger: logger, db: db, Bus: b}
 	a.Accounts = account.New(db, a.Bus)
 	a.Webhooks = webhook.New(func(ctx context.Context, accountSID string) (string, error) {
 		acct, err := a.Accounts.Get(ctx, accountSID)
