@@ -298,9 +298,6 @@ func (h *handlers) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if t, err = h.s.Task(r.Context(), c.acct, c.ws, t.SID); err != nil {
-		return err
-	}
 	return rest.WriteJSON(w, http.StatusCreated, h.urls().task(t))
 }
 

@@ -80,6 +80,10 @@ func (s *Service) NewTask(ctx context.Context, accountSID, wsSID string, p TaskP
 		t.VirtualStart = p.VirtualStart
 	}
 	routeTask(&t, cfg, now)
+	t.WorkflowName = wf.FriendlyName
+	if q, err := s.TaskQueue(ctx, accountSID, wsSID, t.QueueSID); err == nil {
+		t.QueueName = q.FriendlyName
+	}
 	err = s.write(ctx, func(q store.Querier, fx *effects) error {
 		if _, err := q.ExecContext(ctx, `INSERT INTO tr_tasks (sid, account_sid, workspace_sid, workflow_sid, task_queue_sid,
 			task_channel_sid, attributes, priority, timeout, assignment_status, filter_idx, target_idx, step_priority,
