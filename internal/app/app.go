@@ -23,12 +23,14 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/obs"
+	"github.com/parleychat/parley/internal/realtime"
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/taskrouter"
 	"github.com/parleychat/parley/internal/studio"
 	"github.com/parleychat/parley/internal/token"
 	"github.com/parleychat/parley/internal/webhook"
+	"github.com/parleychat/parley/web"
 )
 
 // App is one running Parley node.
@@ -49,6 +51,10 @@ type App struct {
 	Webhooks *webhook.Client
 	// Chat is Chat v2: services, channels, members, messages, webhooks.
 	Chat *chat.Service
+	// Realtime is the WebSocket protocol's hub ({base}/realtime/v1).
+	Realtime *realtime.Service
+	// Static serves the web files (SDK, widget, desktop) under a content hash.
+	Static *web.Static
 	// Studio is Studio v2: flows and the engine that runs them.
 	Studio *studio.Service
 	// TaskRouter is TaskRouter v1 and its assignment engine.
@@ -93,12 +99,31 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	a.Chat = chat.New(db, a.Bus, a.Webhooks, cfg.PublicURL, logger)
 	a.Tokens.SetChatServices(a.Chat)
+	if a.Realtime, err = newRealtime(a, cfg, logger); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.Static, err = web.NewStatic(cfg.WebDir); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.TaskRouter = taskrouter.New(db, a.Bus, a.Webhooks, logger, taskrouter.Options{BaseURL: cfg.PublicURL})
 	a.TaskRouter.Start()
 	a.Studio = newStudio(db, cfg, a.Chat, logger)
 	a.Studio.Start()
 	a.handler = a.routes()
 	return a, nil
+}
+
+// newRealtime builds the WebSocket hub on chat (channels and messages)
+// and tokens (verification and the origin allow-list).
+func newRealtime(a *App, cfg config.Config, logger *slog.Logger) (*realtime.Service, error) {
+	return realtime.New(a.Chat, a.Tokens, a.Tokens, a.Bus, realtime.Options{
+		Heartbeat: cfg.RealtimeHeartbeat, TokenWarning: cfg.RealtimeTokenWarning, OutboxFrames: int(cfg.RealtimeOutbox),
+		IdentitySendRate: float64(cfg.RealtimeIdentityRate), IdentitySendBurst: int(cfg.RealtimeIdentityBurst),
+		ChannelSendRate: float64(cfg.RealtimeChannelRate), ChannelSendBurst: int(cfg.RealtimeChannelBurst),
+		Logger: logger,
+	})
 }
 
 // newTokens builds the token service on the account service's keys.
@@ -154,6 +179,8 @@ func (a *App) routes() http.Handler {
 	a.Accounts.Routes(rt)
 	a.Tokens.Routes(rt)
 	a.Chat.Routes(rt)
+	a.Realtime.Routes(rt)
+	mux.Handle(web.Pattern, a.Static)
 	a.TaskRouter.Routes(rt)
 	a.Studio.Routes(rt)
 
@@ -194,6 +221,7 @@ func (a *App) Handler() http.Handler { return a.handler }
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn)}
+	srv.RegisterOnShutdown(a.Realtime.Close) // Shutdown does not wait for hijacked sockets
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -213,6 +241,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases the bus and the database. Call it after Serve returns.
 func (a *App) Close() error {
+	if a.Realtime != nil {
+		a.Realtime.Close()
+	}
 	a.Tokens.Close()
 	if a.Studio != nil {
 		a.Studio.Stop() // before chat: running flows post through it

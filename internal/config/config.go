@@ -40,6 +40,15 @@ type Config struct {
 	AllowedOrigins  string        `env:"PARLEY_ALLOWED_ORIGINS" doc:"Comma-separated website origins (https://www.example.com) allowed to use the main account's guest tokens, web chat and realtime socket, added to those set through the API. Empty everywhere: any origin."`
 	TrustedProxies  string        `env:"PARLEY_TRUSTED_PROXIES" doc:"Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For gives the client IP for rate limits. Empty: the peer address is the client IP."`
 	TokenKeyRecheck time.Duration `env:"PARLEY_TOKEN_KEY_RECHECK" doc:"How long a token verifier trusts a cached signing key before reading it again; bounds how late a node that missed a key deletion cuts its tokens off."`
+
+	RealtimeHeartbeat     time.Duration `env:"PARLEY_REALTIME_HEARTBEAT" doc:"How often the realtime socket pings; a client silent for two heartbeats is closed as dead."`
+	RealtimeTokenWarning  time.Duration `env:"PARLEY_REALTIME_TOKEN_WARNING" doc:"How long before a socket's token expires the server sends tokenAboutToExpire."`
+	RealtimeOutbox        int64         `env:"PARLEY_REALTIME_OUTBOX" doc:"Frames one socket may have queued for sending; a client reading slower is disconnected as a slow consumer."`
+	RealtimeIdentityRate  int64         `env:"PARLEY_REALTIME_IDENTITY_RATE" doc:"Messages per second one identity may send over realtime sockets on a node, on average; 0: no limit. Over it: an error frame with code 20429."`
+	RealtimeIdentityBurst int64         `env:"PARLEY_REALTIME_IDENTITY_BURST" doc:"Messages one identity may send in a burst before PARLEY_REALTIME_IDENTITY_RATE applies."`
+	RealtimeChannelRate   int64         `env:"PARLEY_REALTIME_CHANNEL_RATE" doc:"Messages per second one channel may receive over realtime sockets on a node, on average; 0: no limit."`
+	RealtimeChannelBurst  int64         `env:"PARLEY_REALTIME_CHANNEL_BURST" doc:"Messages one channel may receive in a burst before PARLEY_REALTIME_CHANNEL_RATE applies."`
+	WebDir                string        `env:"PARLEY_WEB_DIR" doc:"Serve the web files (SDK, widget, agent desktop) from this directory instead of the embedded copy, for development. Empty: embedded."`
 }
 
 // Default returns the configuration Parley runs with when nothing is set.
@@ -57,6 +66,14 @@ func Default() Config {
 		GuestTokenRate:  30,
 		GuestTokenBurst: 10,
 		TokenKeyRecheck: 30 * time.Second,
+
+		RealtimeHeartbeat:     25 * time.Second,
+		RealtimeTokenWarning:  3 * time.Minute,
+		RealtimeOutbox:        256,
+		RealtimeIdentityRate:  5,
+		RealtimeIdentityBurst: 10,
+		RealtimeChannelRate:   20,
+		RealtimeChannelBurst:  40,
 	}
 }
 
@@ -211,6 +228,7 @@ func (c *Config) Validate() error {
 	if c.TokenKeyRecheck < time.Second || c.TokenKeyRecheck > time.Hour {
 		bad("PARLEY_TOKEN_KEY_RECHECK", "must be between 1s and 1h")
 	}
+	c.validateRealtime(bad)
 	return errors.Join(errs...)
 }
 
@@ -226,6 +244,28 @@ func (c *Config) validateNATS(bad func(env, format string, args ...any)) {
 	}
 	if !natsPrefix.MatchString(c.NATSPrefix) {
 		bad("PARLEY_NATS_PREFIX", "%q is not dot-separated letters, digits, _ and -", c.NATSPrefix)
+	}
+}
+
+func (c *Config) validateRealtime(bad func(env, format string, args ...any)) {
+	if c.RealtimeHeartbeat < time.Second || c.RealtimeHeartbeat > 10*time.Minute {
+		bad("PARLEY_REALTIME_HEARTBEAT", "must be between 1s and 10m")
+	}
+	if c.RealtimeTokenWarning < 0 {
+		bad("PARLEY_REALTIME_TOKEN_WARNING", "must not be negative")
+	}
+	if c.RealtimeOutbox < 8 {
+		bad("PARLEY_REALTIME_OUTBOX", "must be at least 8")
+	}
+	for env, n := range map[string]int64{"PARLEY_REALTIME_IDENTITY_RATE": c.RealtimeIdentityRate, "PARLEY_REALTIME_CHANNEL_RATE": c.RealtimeChannelRate} {
+		if n < 0 {
+			bad(env, "must not be negative")
+		}
+	}
+	for env, n := range map[string]int64{"PARLEY_REALTIME_IDENTITY_BURST": c.RealtimeIdentityBurst, "PARLEY_REALTIME_CHANNEL_BURST": c.RealtimeChannelBurst} {
+		if n < 1 {
+			bad(env, "must be at least 1")
+		}
 	}
 }
 

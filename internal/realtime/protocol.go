@@ -263,10 +263,16 @@ type reply struct {
 }
 
 type errorFrame struct {
-	V     int         `json:"v"`
-	Type  string      `json:"type"`
-	Re    string      `json:"re,omitempty"`
-	Error *rest.Error `json:"error"`
+	V     int       `json:"v"`
+	Type  string    `json:"type"`
+	Re    string    `json:"re,omitempty"`
+	Error errorBody `json:"error"`
+}
+
+// errorBody is Twilio's error body, plus when to retry a rate-limited frame.
+type errorBody struct {
+	*rest.Error
+	RetryAfterMS int `json:"retry_after_ms,omitempty"`
 }
 
 func encodeReply(re string, data any) []byte {
@@ -277,8 +283,10 @@ func encodeReply(re string, data any) []byte {
 	return b
 }
 
-func encodeError(re string, e *rest.Error) []byte {
-	b, _ := json.Marshal(errorFrame{V: Version, Type: TypeError, Re: re, Error: e})
+func encodeError(re string, e *rest.Error) []byte { return encodeErrorRetry(re, e, 0) }
+
+func encodeErrorRetry(re string, e *rest.Error, retryAfterMS int) []byte {
+	b, _ := json.Marshal(errorFrame{V: Version, Type: TypeError, Re: re, Error: errorBody{Error: e, RetryAfterMS: retryAfterMS}})
 	return b
 }
 

@@ -189,7 +189,11 @@ func (sess *session) answer(f *ClientFrame, data any, err error) {
 			sess.svc.log.Error("frame failed", slog.String("type", f.Type), slog.Any("error", err))
 			e = rest.NewError(http.StatusInternalServerError, rest.CodeInternal, "Internal error handling %s", f.Type)
 		}
-		sess.send(encodeError(f.ID, e))
+		retryMS := 0
+		if rl, ok := err.(*rateLimitError); ok {
+			retryMS = rl.ms
+		}
+		sess.send(encodeErrorRetry(f.ID, e, retryMS))
 		return
 	}
 	if data == nil {
@@ -694,11 +698,20 @@ func (sess *session) sendMessage(f *ClientFrame, p *rest.Principal) (any, error)
 	return sendReply{ChannelSID: f.ChannelSID, Index: idx, Message: msg}, nil
 }
 
-func rateLimited(why string, wait time.Duration) *rest.Error {
+// rateLimitError is a 20429 with the exact wait, for the frame's retry_after_ms.
+type rateLimitError struct {
+	err *rest.Error
+	ms  int
+}
+
+func (e *rateLimitError) Error() string { return e.err.Error() }
+func (e *rateLimitError) Unwrap() error { return e.err }
+
+func rateLimited(why string, wait time.Duration) error {
 	ms := max(int(math.Ceil(float64(wait)/float64(time.Millisecond))), 1)
 	e := rest.NewError(http.StatusTooManyRequests, rest.CodeTooManyRequests, "Too many messages: %s; retry in %d ms", why, ms)
 	e.RetryAfter = (ms + 999) / 1000
-	return e
+	return &rateLimitError{err: e, ms: ms}
 }
 
 // typing publishes typing.started or typing.ended for a subscribed (so
