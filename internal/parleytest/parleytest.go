@@ -20,6 +20,7 @@ import (
 
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store/storetest"
 	"github.com/parleychat/parley/internal/token"
 	"github.com/parleychat/parley/twiliohttp"
@@ -49,6 +50,30 @@ type Option func(*config.Config)
 func Postgres(t testing.TB) Option {
 	u := storetest.PostgresURL(t)
 	return func(c *config.Config) { c.DatabaseURL = u }
+}
+
+// NATS connects the server to the NATS server in PARLEY_TEST_NATS_URL
+// (skipping the test without it) under a deployment prefix of its own, so
+// that tests sharing the server never see each other's events.
+func NATS(t testing.TB) Option {
+	u := os.Getenv("PARLEY_TEST_NATS_URL")
+	if u == "" {
+		storetest.Skip(t, "NATS tests skipped: set PARLEY_TEST_NATS_URL=nats://127.0.0.1:4222 to run them")
+	}
+	return NATSAt(u, "test"+rest.RandomHex(8))
+}
+
+// NATSAt connects the server to the NATS server at url with a deployment prefix.
+func NATSAt(url, prefix string) Option {
+	return func(c *config.Config) { c.NATSURL, c.NATSPrefix = url, prefix }
+}
+
+// Join makes the server another node of s's deployment: the same
+// database and the same NATS server and prefix (its data dir stays its own).
+func Join(s *Server) Option {
+	return func(c *config.Config) {
+		c.DatabaseURL, c.NATSURL, c.NATSPrefix = s.Config.DatabaseURL, s.Config.NATSURL, s.Config.NATSPrefix
+	}
 }
 
 // Backend picks the store by storetest backend name.
