@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	a.TaskRouter = taskrouter.New(db, a.Bus, a.Webhooks, logger, taskrouter.Options{BaseURL: cfg.PublicURL})
 	a.TaskRouter.Start()
-	a.Studio = newStudio(db, cfg, a.Chat, logger)
+	a.Studio = newStudio(db, cfg, a.Chat, a.TaskRouter, logger)
 	a.Studio.Start()
 	a.handler = a.routes()
 	return a, nil

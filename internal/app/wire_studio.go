@@ -2,24 +2,69 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/studio"
+	"github.com/parleychat/parley/internal/taskrouter"
 )
 
-// newStudio builds Studio and plugs it into chat both ways: chat's studio
+// newStudio builds Studio and plugs it into chat both ways (chat's studio
 // webhooks deliver visitors' messages to it, and its flows post through
-// chat. It refuses to send credentials to Parley's own URLs.
-func newStudio(db *store.DB, cfg config.Config, chatSvc *chat.Service, logger *slog.Logger) *studio.Service {
+// chat) and into TaskRouter (send-to-flex). Its flows may not send
+// credentials to Parley's own URLs.
+func newStudio(db *store.DB, cfg config.Config, chatSvc *chat.Service, tr *taskrouter.Service, logger *slog.Logger) *studio.Service {
 	s := studio.New(db, logger, studio.Options{SelfOrigins: []string{cfg.PublicURL, "http://" + cfg.Addr}})
 	if chatSvc != nil {
 		s.SetChat(chatSvc)
 		chatSvc.SetStudio(studioDispatcher{s})
 	}
+	if tr != nil {
+		s.SetTasks(studioTasks{tr})
+	}
 	return s
+}
+
+// studioTasks adapts TaskRouter to studio.TaskCreator: a send-to-flex
+// widget names a workflow, and the task goes to that workflow's workspace.
+type studioTasks struct{ tr *taskrouter.Service }
+
+var _ studio.TaskCreator = studioTasks{}
+
+func (t studioTasks) CreateTaskForWorkflow(ctx context.Context, accountSID, workflowSID, taskChannel, attributes string, priority, timeoutSeconds int) (string, error) {
+	ws, err := t.workspaceOf(ctx, accountSID, workflowSID)
+	if err != nil {
+		return "", err
+	}
+	return t.tr.CreateTask(ctx, accountSID, ws, workflowSID, taskChannel, attributes, priority, timeoutSeconds)
+}
+
+// workspaceOf finds the workspace holding the workflow. An account has a
+// handful of workspaces, so asking each is cheap and needs nothing new
+// from TaskRouter.
+func (t studioTasks) workspaceOf(ctx context.Context, accountSID, workflowSID string) (string, error) {
+	if !rest.IsSID("WW", workflowSID) {
+		return "", fmt.Errorf("workflow %q is not a workflow SID", workflowSID)
+	}
+	spaces, err := t.tr.Workspaces(ctx, accountSID, "", rest.Page{Size: 1000})
+	if err != nil {
+		return "", err
+	}
+	for _, ws := range spaces {
+		_, err := t.tr.Workflow(ctx, accountSID, ws.SID, workflowSID)
+		if err == nil {
+			return ws.SID, nil
+		}
+		if !errors.Is(err, taskrouter.ErrNotFound) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("workflow %s not found", workflowSID)
 }
 
 // studioDispatcher adapts Studio to chat.StudioDispatcher.

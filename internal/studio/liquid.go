@@ -2,6 +2,7 @@ package studio
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -38,11 +39,21 @@ func checkTemplate(s string) error {
 	return nil
 }
 
-// renderTemplate renders s against bindings, bounded in size.
-func renderTemplate(s string, bindings map[string]any) (string, error) {
+// renderTemplate renders s against bindings, bounded in size. The
+// library panics when its writer fails (our size limit) and may panic on
+// its own bugs; either is this template's error, never the node's crash.
+func renderTemplate(s string, bindings map[string]any) (out string, err error) {
 	if !isTemplate(s) {
 		return s, nil
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = "", errRenderTooLarge
+			if e, ok := p.(error); !ok || !errors.Is(e, errRenderTooLarge) {
+				err = fmt.Errorf("the template failed to render: %v", p)
+			}
+		}
+	}()
 	t, err := liquidEngine.ParseString(s)
 	if err != nil {
 		return "", errors.New(cleanLiquidError(err))
