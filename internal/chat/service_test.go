@@ -272,6 +272,33 @@ func TestExportedMethods(t *testing.T) {
 		if err != nil || again != f.is {
 			t.Fatalf("default service is not stable: %s %s %v", again, f.is, err)
 		}
+		// Concurrent first calls for a new account agree on one service.
+		other := rest.NewSID("AC")
+		if _, err := db.ExecContext(ctx, "INSERT INTO accounts (sid, friendly_name, auth_token, status, is_main, date_created, date_updated) "+
+			"VALUES (?, 'other', ?, 'active', ?, 1, 1)", other, testToken, false); err != nil {
+			t.Fatal(err)
+		}
+		sids := make(chan string, 6)
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sid, err := f.s.DefaultChatService(ctx, other)
+				if err != nil {
+					t.Error(err)
+				}
+				sids <- sid
+			}()
+		}
+		wg.Wait()
+		close(sids)
+		first := <-sids
+		for sid := range sids {
+			if sid != first || !rest.IsSID("IS", sid) || sid == f.is {
+				t.Fatalf("default services %s and %s", first, sid)
+			}
+		}
 		ch, members, last, err := f.s.ChannelSnapshot(ctx, f.account, f.is, f.ch)
 		if err != nil || last != -1 || string(members) != "[]" || len(ch) == 0 {
 			t.Fatalf("empty snapshot: %s %s %d %v", ch, members, last, err)
