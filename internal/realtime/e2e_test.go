@@ -255,6 +255,10 @@ func (fx *fixture) messages(t *testing.T, ch string) []chatv2.ChatV2Message {
 
 func ptr[T any](v T) *T { return &v }
 
+func chatAttributes(attrs string) *chatv2.UpdateChannelParams {
+	return (&chatv2.UpdateChannelParams{}).SetAttributes(attrs)
+}
+
 func TestRealtimeConversation(t *testing.T) {
 	eachBackend(t, func(t *testing.T, srv *parleytest.Server) {
 		fx := newFixture(t, srv)
@@ -331,8 +335,7 @@ func TestRealtimeResumeAfterDisconnect(t *testing.T) {
 			agent.send(ch, fmt.Sprint("offline ", i), fmt.Sprint("o", i))
 		}
 		agent.do(map[string]any{"type": "read", "channel_sid": ch, "index": 100})
-		if _, err := srv.Admin().ChatV2.UpdateChannel(fx.service, ch, (&chatv2.UpdateChannelParams{}).
-			SetAttributes(`{"status":"INACTIVE","channel_type":"web"}`)); err != nil {
+		if _, err := srv.Admin().ChatV2.UpdateChannel(fx.service, ch, chatAttributes(`{"status":"INACTIVE","channel_type":"web"}`)); err != nil {
 			t.Fatalf("close the chat: %v", err)
 		}
 
