@@ -134,10 +134,26 @@ func (s *Service) checkRole(ctx context.Context, serviceSID, param, roleSID stri
 	return nil
 }
 
-// deleteInstance removes a service and, by cascade, everything in it.
+// deleteInstance removes a service and, by cascade, everything in it;
+// each of its channels is announced as removed, so live sockets let go.
 func (s *Service) deleteInstance(ctx context.Context, c caller, sid string) error {
 	if err := c.requireAdmin("delete chat services"); err != nil {
 		return err
 	}
-	return wrap("delete service", notFound(deleteInstance(ctx, s.db, c.account, sid), "Service", sid))
+	var channels []Channel
+	err := s.db.InTx(ctx, func(q store.Querier) error {
+		var err error
+		channels, err = queryAll(ctx, q, scanChannel, "SELECT "+channelCols+" FROM chat_channels c WHERE c.service_sid = ? AND c.account_sid = ?", sid, c.account)
+		if err != nil {
+			return err
+		}
+		return deleteInstance(ctx, q, c.account, sid)
+	})
+	if err != nil {
+		return wrap("delete service", notFound(err, "Service", sid))
+	}
+	for _, ch := range channels {
+		s.publish(ctx, "channel.removed", ch, nil, s.channelJSON(ch))
+	}
+	return nil
 }

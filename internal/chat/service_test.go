@@ -231,12 +231,26 @@ func TestEvents(t *testing.T) {
 	if err := f.s.deleteChannel(ctx, admin, f.is, f.ch); err != nil {
 		t.Fatal(err)
 	}
+	// Deleting the service announces its channels' removal too.
+	ch2, err := f.s.createChannel(ctx, admin, f.is, Channel{Type: "public", Attributes: "{}", CreatedBy: "system"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ch = ch2.SID
+	nextOther := f.events(t)
+	if err := f.s.deleteInstance(ctx, admin, f.is); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextOther(1)[0]; ev.Type != "channel.removed" || ev.ChannelSID != ch2.SID {
+		t.Fatalf("service delete event %+v", ev)
+	}
+	f.ch = ""
 	want := []string{"member.joined", "message.added", "message.updated", "member.updated", "channel.updated",
 		"message.removed", "member.left", "channel.removed"}
 	evs := next(len(want))
 	for i, ev := range evs {
 		data, _ := json.Marshal(ev.Data)
-		if ev.Type != want[i] || ev.V != 1 || ev.AccountSID != f.account || ev.ServiceSID != f.is || ev.ChannelSID != f.ch {
+		if ev.Type != want[i] || ev.V != 1 || ev.AccountSID != f.account || ev.ServiceSID != f.is || ev.ChannelSID != evs[0].ChannelSID {
 			t.Fatalf("event %d: %+v, want %s", i, ev, want[i])
 		}
 		isMessage := ev.Type[:8] == "message."
