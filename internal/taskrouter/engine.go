@@ -410,11 +410,13 @@ func (snap *snapshot) sortTasks(tasks []Task) {
 	})
 }
 
-// excludedWorkers maps each pending task to the workers that rejected it
-// or let it time out: the engine offers it to others.
+// excludedWorkers maps each pending task to the workers that rejected
+// it: the engine does not offer it to them again. (A worker whose
+// reservation timed out is moved to the timeout activity instead, and may
+// get the task again once available.)
 func (s *Service) excludedWorkers(ctx context.Context, wsSID string) (map[string]map[string]bool, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT r.task_sid, r.worker_sid FROM tr_reservations r JOIN tr_tasks t ON t.sid = r.task_sid
-		WHERE t.workspace_sid = ? AND t.assignment_status = ? AND r.status IN (?, ?)`, wsSID, StatusPending, ResRejected, ResTimeout)
+		WHERE t.workspace_sid = ? AND t.assignment_status = ? AND r.status = ?`, wsSID, StatusPending, ResRejected)
 	if err != nil {
 		return nil, err
 	}
@@ -692,6 +694,7 @@ func (s *Service) reserve(ctx context.Context, snap *snapshot, t *Task, w *worke
 	if err != nil {
 		return err
 	}
+	s.reservations.Add(1)
 	snap.reserved(w, t.ChannelSID, now)
 	if worker.Revision != w.Revision {
 		w.Worker.ActivitySID, w.Worker.ActivityName, w.Worker.Available, w.Worker.Revision =

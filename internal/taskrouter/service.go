@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/internal/bus"
@@ -57,6 +58,8 @@ type Service struct {
 	done    chan struct{}
 	cache   *parseCache
 	wsCache sync.Map // workspace sid -> cachedWorkspace (event callback settings)
+
+	reservations atomic.Int64 // made by this node's engine (tests and benchmarks read it)
 }
 
 // New builds a Service. Call Start to run the engine and Stop to end it.
