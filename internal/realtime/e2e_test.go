@@ -37,7 +37,7 @@ func noLimits(c *config.Config) { c.RealtimeIdentityRate, c.RealtimeChannelRate 
 // wsClient is a protocol client over a real socket: a goroutine reads
 // frames into a list that next and do search.
 type wsClient struct {
-	t    *testing.T
+	t    testing.TB
 	conn *websocket.Conn
 
 	mu       sync.Mutex
@@ -49,7 +49,7 @@ type wsClient struct {
 	seq      int
 }
 
-func dial(t *testing.T, srv *parleytest.Server, header http.Header) *wsClient {
+func dial(t testing.TB, srv *parleytest.Server, header http.Header) *wsClient {
 	t.Helper()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/realtime/v1"
 	conn, _, err := websocket.Dial(t.Context(), url, &websocket.DialOptions{HTTPHeader: header, Subprotocols: []string{realtime.Subprotocol}})
@@ -91,7 +91,7 @@ func (c *wsClient) start() *wsClient {
 }
 
 // connect dials, authenticates with tok and starts reading.
-func connect(t *testing.T, srv *parleytest.Server, tok string) *wsClient {
+func connect(t testing.TB, srv *parleytest.Server, tok string) *wsClient {
 	t.Helper()
 	c := dial(t, srv, nil).start()
 	if r := c.do(map[string]any{"type": "auth", "token": tok}); r["type"] != "reply" {
@@ -216,7 +216,7 @@ type fixture struct {
 	service string
 }
 
-func newFixture(t *testing.T, srv *parleytest.Server) *fixture {
+func newFixture(t testing.TB, srv *parleytest.Server) *fixture {
 	t.Helper()
 	svc, err := srv.Admin().ChatV2.CreateService(&chatv2.CreateServiceParams{FriendlyName: ptr("support")})
 	if err != nil {
@@ -225,7 +225,7 @@ func newFixture(t *testing.T, srv *parleytest.Server) *fixture {
 	return &fixture{srv: srv, service: *svc.Sid}
 }
 
-func (fx *fixture) channel(t *testing.T, members ...string) string {
+func (fx *fixture) channel(t testing.TB, members ...string) string {
 	t.Helper()
 	ch, err := fx.srv.Admin().ChatV2.CreateChannel(fx.service, (&chatv2.CreateChannelParams{}).
 		SetAttributes(`{"status":"ACTIVE","channel_type":"web"}`).SetType("private"))
@@ -240,11 +240,11 @@ func (fx *fixture) channel(t *testing.T, members ...string) string {
 	return *ch.Sid
 }
 
-func (fx *fixture) token(t *testing.T, identity string) string {
+func (fx *fixture) token(t testing.TB, identity string) string {
 	return fx.srv.Token(t, token.Grant{Identity: identity, ChatServiceSID: fx.service})
 }
 
-func (fx *fixture) messages(t *testing.T, ch string) []chatv2.ChatV2Message {
+func (fx *fixture) messages(t testing.TB, ch string) []chatv2.ChatV2Message {
 	t.Helper()
 	msgs, err := fx.srv.Admin().ChatV2.ListMessage(fx.service, ch, &chatv2.ListMessageParams{})
 	if err != nil {
