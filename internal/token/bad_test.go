@@ -82,7 +82,9 @@ func TestBadTokensRefused(t *testing.T) {
 			raw  string
 			code int
 		}{
-			{"expired", with(func(f *forged) { f.claims["nbf"], f.claims["exp"] = now.Add(-time.Hour).Unix(), now.Add(-time.Second).Unix() }), token.CodeExpired},
+			{"expired", with(func(f *forged) {
+				f.claims["nbf"], f.claims["exp"] = now.Add(-time.Hour).Unix(), now.Add(-time.Second).Unix()
+			}), token.CodeExpired},
 			{"no exp", with(func(f *forged) { delete(f.claims, "exp") }), token.CodeExpired},
 			{"not yet valid", with(func(f *forged) { f.claims["nbf"] = now.Add(10 * time.Minute).Unix() }), token.CodeNotYetValid},
 			{"lifetime over 24h", with(func(f *forged) { f.claims["exp"] = now.Add(25 * time.Hour).Unix() }), token.CodeLifetimeTooBig},

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // key is a signing key as the verifier sees it.
@@ -22,6 +20,10 @@ type key struct {
 	missing bool
 	checked time.Time
 }
+
+// secretBytes is the HMAC key. The conversion is not cached: a 32-byte
+// copy is cheap next to parsing.
+func (k key) secretBytes() []byte { return []byte(k.secret) }
 
 func (k key) usable(now time.Time) bool {
 	return k.retiredUntil.IsZero() || now.Before(k.retiredUntil)
@@ -108,5 +110,3 @@ func (s *Service) readKey(ctx context.Context, sid string) (key, error) {
 	}
 	return key{sid: sid, account: acct, secret: secret}, nil
 }
-
-func numeric(t time.Time) *jwt.NumericDate { return jwt.NewNumericDate(t) }
