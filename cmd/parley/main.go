@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/flex"
 	"github.com/parleychat/parley/internal/obs"
 )
 
@@ -88,7 +89,20 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err := a.Serve(ctx, ln); err != nil {
 		logger.Error("server failed", slog.Any("error", err))
 		return 1
+	printFlexSetup(stdout, cfg.PublicURL, a.FlexSetup)
 	}
 	logger.Info("stopped cleanly")
 	return 0
+}
+
+// printFlexSetup prints the default Flex setup's SIDs and the snippet a
+// website adds to show the chat widget.
+func printFlexSetup(w io.Writer, publicURL string, s flex.Setup) {
+	if s.FlexFlowSID == "" {
+		return
+	}
+	fmt.Fprintf(w, "Flex setup: chat service %s, workspace %s (workflow %s, chat task channel %s), Studio flow %s, Flex Flow %s\n"+
+		"Embed the chat widget in a website with:\n  %s\n",
+		s.ChatServiceSID, s.WorkspaceSID, s.WorkflowSID, s.TaskChannel, s.StudioFlowSID, s.FlexFlowSID,
+		flex.EmbedSnippet(publicURL, s.AccountSID, s.FlexFlowSID))
 }

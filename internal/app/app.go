@@ -22,6 +22,7 @@ import (
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/flex"
 	"github.com/parleychat/parley/internal/obs"
 	"github.com/parleychat/parley/internal/realtime"
 	"github.com/parleychat/parley/internal/rest"
@@ -59,6 +60,10 @@ type App struct {
 	Studio *studio.Service
 	// TaskRouter is TaskRouter v1 and its assignment engine.
 	TaskRouter *taskrouter.Service
+	// Flex is Flex v1: Flex Flows, web channels, integrations and the janitor.
+	Flex *flex.Service
+	// FlexSetup is the main account's default Flex setup (printed at start).
+	FlexSetup flex.Setup
 	// Main is the main account; MainCreated says it was made by this start.
 	Main        account.Account
 	MainCreated bool
@@ -111,6 +116,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.TaskRouter.Start()
 	a.Studio = newStudio(db, cfg, a.Chat, a.TaskRouter, logger)
 	a.Studio.Start()
+	a.Flex = a.newFlex(cfg.FlexIdleTimeout)
+	a.TaskRouter.OnTaskEnded(a.Flex.TaskEnded)
+	if err := a.startFlex(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.handler = a.routes()
 	return a, nil
 }
@@ -183,6 +194,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle(web.Pattern, a.Static)
 	a.TaskRouter.Routes(rt)
 	a.Studio.Routes(rt)
+	a.Flex.Routes(rt)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -246,6 +258,9 @@ func (a *App) Close() error {
 	}
 	a.Tokens.Close()
 	if a.Studio != nil {
+	if a.Flex != nil {
+		a.Flex.Stop() // before chat and TaskRouter, whose events it handles
+	}
 		a.Studio.Stop() // before chat: running flows post through it
 	}
 	if a.Chat != nil {

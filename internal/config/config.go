@@ -48,6 +48,7 @@ type Config struct {
 	RealtimeIdentityBurst int64         `env:"PARLEY_REALTIME_IDENTITY_BURST" doc:"Messages one identity may send in a burst before PARLEY_REALTIME_IDENTITY_RATE applies."`
 	RealtimeChannelRate   int64         `env:"PARLEY_REALTIME_CHANNEL_RATE" doc:"Messages per second one channel may receive over realtime sockets on a node, on average; 0: no limit."`
 	RealtimeChannelBurst  int64         `env:"PARLEY_REALTIME_CHANNEL_BURST" doc:"Messages one channel may receive in a burst before PARLEY_REALTIME_CHANNEL_RATE applies."`
+	FlexIdleTimeout       time.Duration `env:"PARLEY_FLEX_IDLE_TIMEOUT" doc:"The janitor closes a web chat with no task and no message for this long (channel status INACTIVE, integration detached). 0: never."`
 	WebDir                string        `env:"PARLEY_WEB_DIR" doc:"Serve the web files (SDK, widget, agent desktop) from this directory instead of the embedded copy, for development. Empty: embedded."`
 }
 
@@ -74,6 +75,7 @@ func Default() Config {
 		RealtimeIdentityBurst: 10,
 		RealtimeChannelRate:   20,
 		RealtimeChannelBurst:  40,
+		FlexIdleTimeout:       24 * time.Hour,
 	}
 }
 
@@ -229,6 +231,9 @@ func (c *Config) Validate() error {
 		bad("PARLEY_TOKEN_KEY_RECHECK", "must be between 1s and 1h")
 	}
 	c.validateRealtime(bad)
+	if c.FlexIdleTimeout != 0 && c.FlexIdleTimeout < time.Minute {
+		bad("PARLEY_FLEX_IDLE_TIMEOUT", "must be 0 (never) or at least 1m")
+	}
 	return errors.Join(errs...)
 }
 

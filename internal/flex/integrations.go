@@ -139,7 +139,7 @@ func parseChatEvent(data []byte) (chatEvent, bool) {
 	if err := json.Unmarshal(data, &ev); err != nil || ev.V != 1 || len(ev.Data) == 0 {
 		return ev, false
 	}
-	return ev, ev.Type == "message.added" || ev.Type == "channel.updated" || ev.Type == "channel.deleted"
+	return ev, ev.Type == "message.added" || ev.Type == "channel.updated" || ev.Type == "channel.removed"
 }
 
 // HandleChatEvent reacts to one chat event of channelSID: activity,
@@ -174,7 +174,7 @@ func (s *Service) HandleChatEvent(ctx context.Context, channelSID string, data [
 			_, err := s.close(ctx, c, "visitor")
 			return err
 		}
-	case "channel.deleted":
+	case "channel.removed":
 		_, err := s.st.deactivate(ctx, c.SID, store.Now())
 		return err
 	}
@@ -194,8 +194,10 @@ func attrStatus(attributes string) string {
 const activityStep = 10_000
 
 func (s *Service) onMessage(ctx context.Context, c Channel, m Message) error {
-	if err := s.st.touch(ctx, c.SID, store.Now(), activityStep); err != nil {
-		return err
+	if now := store.Now(); now-c.LastActivity > activityStep {
+		if err := s.st.touch(ctx, c.SID, now, activityStep); err != nil {
+			return err
+		}
 	}
 	flow, err := s.st.flow(ctx, c.AccountSID, c.FlexFlowSID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -110,20 +109,15 @@ func (s *Service) SweepIdle(ctx context.Context, now time.Time) (int, error) {
 
 // Start subscribes to chat events and runs the idle sweep until Stop.
 func (s *Service) Start() error {
-	sub, err := s.bus.Subscribe("chat.>", func(m bus.Msg) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		sid := m.Subject[len("chat."):]
-		if err := s.HandleChatEvent(ctx, sid, m.Data); err != nil {
-			s.logger.WarnContext(ctx, "chat event", slog.String("channel_sid", sid), slog.Any("error", err))
-		}
-	})
+	shards := newEventShards(s)
+	sub, err := s.bus.Subscribe("chat.>", shards.dispatch)
 	if err != nil {
+		shards.close()
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.subs = append(s.subs, sub)
+	s.subs, s.shards = append(s.subs, sub), shards
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.sweepLoop(s.stop, s.done)
 	return nil
@@ -155,6 +149,10 @@ func (s *Service) Stop() {
 		_ = sub.Unsubscribe()
 	}
 	s.subs = nil
+	if s.shards != nil {
+		s.shards.close()
+		s.shards = nil
+	}
 	if s.stop != nil {
 		close(s.stop)
 		<-s.done

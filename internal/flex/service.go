@@ -125,10 +125,11 @@ type Service struct {
 	opts   Options
 	logger *slog.Logger
 
-	mu   sync.Mutex
-	subs []bus.Subscription
-	stop chan struct{}
-	done chan struct{}
+	mu     sync.Mutex
+	subs   []bus.Subscription
+	shards *eventShards
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // New returns the Flex service.
