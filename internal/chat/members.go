@@ -27,7 +27,12 @@ func (s *Service) createMember(ctx context.Context, c caller, serviceSID, channe
 	}
 	now := store.Now()
 	m.SID, m.AccountSID, m.ServiceSID = rest.NewSID("MB"), c.account, serviceSID
-	stamp(&m.Created, &m.Updated)
+	if m.Created == 0 {
+		m.Created = now
+	}
+	if m.Updated == 0 {
+		m.Updated = m.Created
+	}
 	err = s.db.InTx(ctx, func(q store.Querier) error {
 		if err := checkMemberLimits(ctx, q, in, ch.SID, m.Identity); err != nil {
 			return err
