@@ -1,6 +1,7 @@
-// Package web holds Parley's browser code (the client SDK, and later the
-// widget and the agent desktop) as plain ES modules embedded in the
-// binary, and serves them under a content-hashed prefix.
+// Package web holds Parley's browser code (the client SDK, the web chat
+// widget, the demo site, and later the agent desktop) as plain JavaScript
+// embedded in the binary, and serves it: modules under a content-hashed
+// prefix, the widget's loader script and the demo page at stable URLs.
 package web
 
 import (
@@ -21,7 +22,7 @@ import (
 	"time"
 )
 
-//go:embed sdk
+//go:embed sdk widget demo
 var embedded embed.FS
 
 // Files is the web tree: the embedded copy, or dir on disk when set
@@ -131,12 +132,16 @@ func (s *Static) compressed(name string, b []byte) []byte {
 	if gz, ok := s.gzip[name]; ok {
 		return gz
 	}
+	s.gzip[name] = gzipBytes(b)
+	return s.gzip[name]
+}
+
+func gzipBytes(b []byte) []byte {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	_, _ = io.Copy(zw, bytes.NewReader(b))
 	_ = zw.Close()
-	s.gzip[name] = buf.Bytes()
-	return s.gzip[name]
+	return buf.Bytes()
 }
 
 func acceptsGzip(r *http.Request) bool {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,8 +27,25 @@ func newStudio(db *store.DB, cfg config.Config, chatSvc *chat.Service, tr *taskr
 	}
 	if tr != nil {
 		s.SetTasks(studioTasks{tr})
+		tr.OnTaskEnded(func(ctx context.Context, accountSID, _, taskSID, _, attributes string) {
+			endHandedOff(ctx, s, logger, accountSID, taskSID, attributes)
+		})
 	}
 	return s
+}
+
+// endHandedOff ends the execution that handed the task's chat channel to
+// Flex (send-to-flex puts the channel's SID in the task's channelSid).
+func endHandedOff(ctx context.Context, s *studio.Service, logger *slog.Logger, accountSID, taskSID, attributes string) {
+	var a struct {
+		ChannelSID string `json:"channelSid"`
+	}
+	if json.Unmarshal([]byte(attributes), &a) != nil || !rest.IsSID("CH", a.ChannelSID) {
+		return
+	}
+	if err := s.EndHandedOff(ctx, accountSID, a.ChannelSID); err != nil {
+		logger.Warn("studio: end handed-off execution", slog.String("task_sid", taskSID), slog.Any("error", err))
+	}
 }
 
 // studioTasks adapts TaskRouter to studio.TaskCreator: a send-to-flex

@@ -18,14 +18,8 @@ func (s *Service) createChannel(ctx context.Context, c caller, serviceSID string
 	if _, err := s.pre(ctx, c, in, "onChannelAdd", channelParams(ch)); err != nil {
 		return ch, err
 	}
-	now := store.Now()
 	ch.SID, ch.AccountSID, ch.ServiceSID = rest.NewSID("CH"), c.account, serviceSID
-	if ch.Created == 0 {
-		ch.Created = now
-	}
-	if ch.Updated == 0 {
-		ch.Updated = ch.Created
-	}
+	stamp(&ch.Created, &ch.Updated)
 	if err := insertChannel(ctx, s.db, ch); err != nil {
 		return ch, wrap("create channel", conflict(err, codeChannelExists, "Channel with unique name %q already exists", ch.UniqueName))
 	}

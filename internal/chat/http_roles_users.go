@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/parleychat/parley/internal/rest"
@@ -47,6 +48,13 @@ func (h *handlers) createRole(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) listRoles(w http.ResponseWriter, r *http.Request) error {
+	return listUnderService(h, w, r, "roles", "/Roles", h.s.listRoles, h.s.roleJSON, func(j roleJSON) int64 { return j.seq })
+}
+
+// listUnderService answers a list of a resource that sits directly below
+// a service (roles, users).
+func listUnderService[T, J any](h *handlers, w http.ResponseWriter, r *http.Request, key, sub string,
+	list func(context.Context, caller, string, rest.Page) ([]T, error), render func(T) J, seq func(J) int64) error {
 	c, f, is, err := h.request(r, true)
 	if err != nil {
 		return err
@@ -55,11 +63,11 @@ func (h *handlers) listRoles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rows, err := h.s.listRoles(r.Context(), c, is, p)
+	rows, err := list(r.Context(), c, is, p)
 	if err != nil {
 		return err
 	}
-	return writeList(w, r, h, "roles", servicePath(is)+"/Roles", mapRows(rows, h.s.roleJSON), func(j roleJSON) int64 { return j.seq }, p)
+	return writeList(w, r, h, key, servicePath(is)+sub, mapRows(rows, render), seq, p)
 }
 
 func (h *handlers) roleRef(r *http.Request) (caller, *rest.Form, string, string, error) {
@@ -135,19 +143,7 @@ func (h *handlers) createUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) listUsers(w http.ResponseWriter, r *http.Request) error {
-	c, f, is, err := h.request(r, true)
-	if err != nil {
-		return err
-	}
-	p, err := page(f, MaxPageSize)
-	if err != nil {
-		return err
-	}
-	rows, err := h.s.listUsers(r.Context(), c, is, p)
-	if err != nil {
-		return err
-	}
-	return writeList(w, r, h, "users", servicePath(is)+"/Users", mapRows(rows, h.s.userJSON), func(j userJSON) int64 { return j.seq }, p)
+	return listUnderService(h, w, r, "users", "/Users", h.s.listUsers, h.s.userJSON, func(j userJSON) int64 { return j.seq })
 }
 
 func (h *handlers) userRef(r *http.Request) (caller, *rest.Form, string, string, error) {

@@ -27,12 +27,7 @@ func (s *Service) createMember(ctx context.Context, c caller, serviceSID, channe
 	}
 	now := store.Now()
 	m.SID, m.AccountSID, m.ServiceSID = rest.NewSID("MB"), c.account, serviceSID
-	if m.Created == 0 {
-		m.Created = now
-	}
-	if m.Updated == 0 {
-		m.Updated = m.Created
-	}
+	stamp(&m.Created, &m.Updated)
 	err = s.db.InTx(ctx, func(q store.Querier) error {
 		if err := checkMemberLimits(ctx, q, in, ch.SID, m.Identity); err != nil {
 			return err

@@ -53,14 +53,8 @@ func (s *Service) sendMessage(ctx context.Context, c caller, serviceSID, channel
 // insertMessage takes the channel's next index and inserts m in one
 // transaction (see the package comment for why that is gap-free).
 func (s *Service) insertMessage(ctx context.Context, ch Channel, m Message) (Message, bool, error) {
-	now := store.Now()
 	m.SID, m.AccountSID, m.ServiceSID, m.ChannelSID = rest.NewSID("IM"), ch.AccountSID, ch.ServiceSID, ch.SID
-	if m.Created == 0 {
-		m.Created = now
-	}
-	if m.Updated == 0 {
-		m.Updated = m.Created
-	}
+	stamp(&m.Created, &m.Updated)
 	err := s.db.InTx(ctx, func(q store.Querier) error {
 		idx, err := takeIndex(ctx, q, ch.SID)
 		if err != nil {

@@ -159,6 +159,17 @@ func tooMany(format string, args ...any) *rest.Error {
 	return rest.NewError(http.StatusForbidden, rest.CodeForbidden, format, args...)
 }
 
+// stamp fills a new resource's dates: now, unless the request set them
+// (Twilio lets imports keep their original dates).
+func stamp(created, updated *int64) {
+	if *created == 0 {
+		*created = store.Now()
+	}
+	if *updated == 0 {
+		*updated = *created
+	}
+}
+
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil

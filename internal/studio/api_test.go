@@ -459,9 +459,13 @@ func TestSendToFlexReservesAnAvailableAgent(t *testing.T) {
 			*task.TaskQueueSid != *queue.Sid || task.Priority != 3 || task.Timeout != 3600 {
 			t.Fatalf("task %s %+v", *task.Attributes, task)
 		}
+		var reservation string
 		eventually(t, "a reservation for ana", func() bool {
 			res, err := tw.TaskrouterV1.ListTaskReservation(*ws.Sid, *task.Sid, nil)
-			return err == nil && len(res) == 1 && *res[0].WorkerSid == *ana.Sid && *res[0].ReservationStatus == "pending"
+			if err == nil && len(res) == 1 && *res[0].WorkerSid == *ana.Sid && *res[0].ReservationStatus == "pending" {
+				reservation = *res[0].Sid
+			}
+			return reservation != ""
 		})
 		// The flow handed the chat over: the visitor's next message reaches
 		// the agent and does not start the flow again.
@@ -470,6 +474,26 @@ func TestSendToFlexReservesAnAvailableAgent(t *testing.T) {
 		if got, _ := tw.TaskrouterV1.ListTask(*ws.Sid, &trv1.ListTaskParams{}); len(got) != 1 {
 			t.Fatalf("%d tasks after the second message", len(got))
 		}
+
+		// Once the agent completes the task, the execution ends, and the
+		// channel's next conversation runs the flow again.
+		if _, err := tw.TaskrouterV1.UpdateTaskReservation(*ws.Sid, *task.Sid, reservation,
+			&trv1.UpdateTaskReservationParams{ReservationStatus: name("accepted")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.TaskrouterV1.UpdateTask(*ws.Sid, *task.Sid, &trv1.UpdateTaskParams{AssignmentStatus: name("completed"), Reason: name("resolved")}); err != nil {
+			t.Fatal(err)
+		}
+		ended := "ended"
+		eventually(t, "the execution to end with the task", func() bool {
+			list, err := tw.StudioV2.ListExecution(r.flow, &studiov2.ListExecutionParams{Status: &ended})
+			return err == nil && len(list) == 1
+		})
+		r.say("one more thing")
+		eventually(t, "a second task", func() bool {
+			got, err := tw.TaskrouterV1.ListTask(*ws.Sid, &trv1.ListTaskParams{})
+			return err == nil && len(got) == 2
+		})
 
 		// A workflow that does not exist takes failedToEnqueue.
 		lost := newRoom(t, srv, fmt.Sprintf(flexFlow, "WW"+strings.Repeat("0", 32), chatChannel), `{}`)

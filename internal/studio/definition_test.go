@@ -152,8 +152,18 @@ func TestTemplates(t *testing.T) {
 	if _, err := renderTemplate(`{% include "/etc/passwd" %}`, ctx); err == nil {
 		t.Error("include must not read files")
 	}
-	if _, err := renderTemplate(`{% for i in (1..100000) %}xxxxxxxxxx{% endfor %}`, ctx); err == nil {
+	if _, err := renderTemplate(`{% for i in (1..5000) %}xxxxxxxxxxxxxxxxxxxx{% endfor %}`, ctx); err == nil {
 		t.Error("a template that renders more than the limit must fail")
+	}
+	ctx["flow"].(map[string]any)["data"] = map[string]any{"n": "1000000000"}
+	for _, src := range []string{`{% for i in (1..1000000000) %}{% endfor %}`, `{% for i in (1..flow.data.n) %}{% endfor %}`,
+		`{% for i in (1..200) %}{% for j in (1..200) %}{% endfor %}{% endfor %}`, `{% for i in (1..1e300) %}{% endfor %}`} {
+		if _, err := renderTemplate(src, ctx); err == nil {
+			t.Errorf("%s: a loop of a billion passes must be refused", src)
+		}
+	}
+	if got, err := renderTemplate(`{% for i in (1..3) %}{{i}}{% endfor %}`, ctx); err != nil || got != "123" {
+		t.Errorf("small range: %q %v", got, err)
 	}
 }
 

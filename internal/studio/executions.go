@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/parleychat/parley/internal/rest"
+	"github.com/parleychat/parley/internal/store"
 )
 
 // Execution returns one execution of a flow.
@@ -48,4 +49,13 @@ func (s *Service) Steps(ctx context.Context, accountSID, flowSID, executionSID s
 func (s *Service) Step(ctx context.Context, accountSID, flowSID, executionSID, sid string) (Step, error) {
 	st, err := getStep(ctx, s.db, accountSID, flowSID, executionSID, sid)
 	return st, wrap("get step", err)
+}
+
+// EndHandedOff ends the execution that handed a chat channel to Flex, once
+// the task it created has ended: the channel's next conversation (a
+// re-engaged web chat) starts the flow afresh.
+func (s *Service) EndHandedOff(ctx context.Context, accountSID, channelSID string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE studio_executions SET status='ended', wait_kind='', lease_until=0, date_updated=?
+		WHERE account_sid=? AND channel_sid=? AND status='active' AND wait_kind=?`, store.Now(), accountSID, channelSID, waitHandedOff)
+	return wrap("end handed-off execution", err)
 }

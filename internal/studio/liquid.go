@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/osteele/liquid"
@@ -45,6 +47,9 @@ func checkTemplate(s string) error {
 func renderTemplate(s string, bindings map[string]any) (out string, err error) {
 	if !isTemplate(s) {
 		return s, nil
+	}
+	if err := checkRanges(s, bindings); err != nil {
+		return "", err
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -93,4 +98,52 @@ func cleanLiquidError(err error) string {
 		s = s[:300]
 	}
 	return s
+}
+
+// A loop over a range renders nothing per pass when its body is empty,
+// so the output limit cannot stop (1..1000000000). Before rendering, each
+// range's bounds are evaluated (they may be variables a visitor set) and
+// the passes of all ranges together, nested or not, are bounded.
+var rangeExpr = regexp.MustCompile(`\(\s*([^()\s]+)\s*\.\.\s*([^()\s]+)\s*\)`)
+
+const maxRangePasses = 10000
+
+var errTooManyPasses = fmt.Errorf("the template's ranges make more than %d loop passes", maxRangePasses)
+
+func checkRanges(s string, bindings map[string]any) error {
+	passes := 1
+	for _, m := range rangeExpr.FindAllStringSubmatch(s, -1) {
+		lo, ok1 := rangeBound(m[1], bindings)
+		hi, ok2 := rangeBound(m[2], bindings)
+		if !ok1 || !ok2 || hi < lo {
+			continue
+		}
+		n := hi - lo + 1
+		if n > maxRangePasses || passes*n > maxRangePasses {
+			return errTooManyPasses
+		}
+		passes *= n
+	}
+	return nil
+}
+
+// rangeBound evaluates one bound: a number, or a variable.
+func rangeBound(expr string, bindings map[string]any) (int, bool) {
+	if n, err := strconv.Atoi(expr); err == nil {
+		return n, true
+	}
+	out, rerr := liquidEngine.ParseAndRenderString("{{"+expr+"}}", bindings)
+	if rerr != nil {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(out), 64)
+	switch {
+	case err != nil:
+		return 0, false
+	case f > 1e12: // clamp: a huge bound is a huge range
+		return 1 << 40, true
+	case f < -1e12:
+		return -(1 << 40), true
+	}
+	return int(f), true
 }
