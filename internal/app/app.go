@@ -199,6 +199,7 @@ func (a *App) routes() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(a.db.SQL(), a.db.Dialect().String()))
+	reg.MustRegister(a.Realtime.Collectors()...)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_ = rest.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

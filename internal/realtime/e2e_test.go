@@ -554,4 +554,7 @@ func TestRealtimeWorkerEvents(t *testing.T) {
 	if n := c.count("reservation.created"); n != 1 {
 		t.Fatalf("%d reservation events, want only this worker's", n)
 	}
+	if _, metrics := srv.Request(t, "GET", "/metrics", nil, "", ""); !strings.Contains(metrics, "parley_realtime_sockets 1") {
+		t.Fatal("/metrics does not count the open socket")
+	}
 }

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/rest"
 )
@@ -352,4 +354,18 @@ func (s *Service) publishTyping(ctx context.Context, p *rest.Principal, ch, typ 
 	data, _ := json.Marshal(map[string]string{"identity": p.Identity})
 	ev := encodeEvent(Event{Type: typ, AccountSID: p.AccountSID, ServiceSID: p.ChatServiceSID, ChannelSID: ch, Data: data})
 	return s.bus.Publish(ctx, "chat."+ch, ev)
+}
+
+// Collectors are the node's realtime metrics, for the app's registry.
+func (s *Service) Collectors() []prometheus.Collector {
+	counter := func(name, help string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_realtime_sockets", Help: "Open realtime WebSockets on this node."},
+			func() float64 { return float64(s.stats.Connected.Load()) }),
+		counter("parley_realtime_slow_consumers_total", "Sockets closed because their outbound queue overflowed.", &s.stats.SlowConsumers),
+		counter("parley_realtime_gap_fills_total", "Times a socket read missed messages from the store (the bus dropped or reordered).", &s.stats.GapFills),
+		counter("parley_realtime_bad_events_total", "Bus events realtime could not route.", &s.stats.BadEvents),
+	}
 }
