@@ -159,12 +159,16 @@ func validDraft(from, body, attributes, clientMessageID string) error {
 func (s *Service) UpdateReadHorizon(ctx context.Context, accountSID, serviceSID, channelSID, identity string, index int64) error {
 	c := system(accountSID)
 	c.identity = identity
-	in, ch, m, err := s.member(ctx, c, serviceSID, channelSID, identity)
+	in, ch, err := s.channel(ctx, c, serviceSID, channelSID)
 	if err != nil {
-		if e, ok := rest.AsError(err); ok && e.Status == 404 && ch.SID != "" {
-			return notMember(identity, ch.SID)
-		}
 		return err
+	}
+	m, err := memberByIdentity(ctx, s.db, ch.SID, identity)
+	if errors.Is(err, store.ErrNotFound) {
+		return notMember(identity, ch.SID)
+	}
+	if err != nil {
+		return wrap("read horizon", err)
 	}
 	if index < 0 {
 		return rest.InvalidParam("index", "must be 0 or more")

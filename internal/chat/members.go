@@ -164,7 +164,7 @@ func (s *Service) deleteMember(ctx context.Context, c caller, serviceSID, channe
 
 // isMember reports whether identity is a member of the channel.
 func isMember(ctx context.Context, q store.Querier, channelSID, identity string) (bool, error) {
-	_, err := getMember(ctx, q, channelSID, identity)
+	_, err := memberByIdentity(ctx, q, channelSID, identity)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

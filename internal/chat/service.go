@@ -120,7 +120,7 @@ func (s *Service) channel(ctx context.Context, c caller, serviceSID, ref string)
 		return in, ch, notFound(err, "Channel", ref)
 	}
 	if !c.admin {
-		if _, err := getMember(ctx, s.db, ch.SID, c.identity); errors.Is(err, store.ErrNotFound) {
+		if _, err := memberByIdentity(ctx, s.db, ch.SID, c.identity); errors.Is(err, store.ErrNotFound) {
 			return in, ch, notMember(c.identity, ch.SID)
 		} else if err != nil {
 			return in, ch, err

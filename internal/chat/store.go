@@ -351,6 +351,12 @@ func getMember(ctx context.Context, q store.Querier, channelSID, ref string) (Me
 	return scanMember(q.QueryRowContext(ctx, "SELECT "+memberCols+" FROM chat_members WHERE "+col+" = ? AND channel_sid = ?", ref, channelSID))
 }
 
+// memberByIdentity finds a member by identity only (never by SID): for
+// identities that come from tokens and in-process callers, not paths.
+func memberByIdentity(ctx context.Context, q store.Querier, channelSID, identity string) (Member, error) {
+	return scanMember(q.QueryRowContext(ctx, "SELECT "+memberCols+" FROM chat_members WHERE identity = ? AND channel_sid = ?", identity, channelSID))
+}
+
 func listMembers(ctx context.Context, q store.Querier, channelSID string, identities []string, after, before int64, limit int) ([]Member, error) {
 	query := "SELECT " + memberCols + " FROM chat_members WHERE channel_sid = ?"
 	args := []any{channelSID}
