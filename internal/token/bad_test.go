@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +194,47 @@ func TestDeletedKeyCutsTokensOffAtOnce(t *testing.T) {
 			t.Errorf("after delete: %d %v", status, body)
 		}
 	}, func(c *config.Config) { c.TokenKeyRecheck = time.Hour })
+}
+
+// The token side of "a guest only on its own channels": guest tokens come
+// out of /iam bound to the account's Flex chat service, each with its own
+// identity, and chat refuses a guest on a channel it is not a member of.
+func TestGuestTokenOnAnotherGuestsChannel(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *parleytest.Server) {
+		alice := mintGuest(t, srv, srv.AccountSID, nil)
+		mallory := mintGuest(t, srv, srv.AccountSID, nil)
+		pa, err := srv.App.Tokens.Verify(t.Context(), alice["token"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pm, err := srv.App.Tokens.Verify(t.Context(), mallory["token"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rest.IsSID("IS", pa.ChatServiceSID) || pa.ChatServiceSID != pm.ChatServiceSID || pa.Identity == pm.Identity || !pa.Guest || pa.Admin {
+			t.Fatalf("guest principals %+v and %+v", pa, pm)
+		}
+		svc := "/chat/v2/Services/" + pa.ChatServiceSID + "/Channels"
+		status, body := srv.Request(t, "POST", svc, url.Values{"FriendlyName": {"alice's chat"}}, srv.AccountSID, srv.AuthToken)
+		if status != http.StatusCreated {
+			t.Fatalf("create channel: %d %s", status, body)
+		}
+		var ch struct{ Sid string }
+		if err := json.Unmarshal([]byte(body), &ch); err != nil {
+			t.Fatal(err)
+		}
+		status, body = srv.Request(t, "POST", svc+"/"+ch.Sid+"/Members", url.Values{"Identity": {pa.Identity}}, srv.AccountSID, srv.AuthToken)
+		if status != http.StatusCreated {
+			t.Fatalf("add alice: %d %s", status, body)
+		}
+		if status, body := srv.Request(t, "GET", svc+"/"+ch.Sid, nil, "token", alice["token"].(string)); status != http.StatusOK {
+			t.Errorf("alice reads her own channel: %d %s", status, body)
+		}
+		for _, path := range []string{svc + "/" + ch.Sid, svc + "/" + ch.Sid + "/Messages", svc + "/" + ch.Sid + "/Members"} {
+			status, body := srv.Request(t, "GET", path, nil, "token", mallory["token"].(string))
+			if status != http.StatusForbidden || !strings.Contains(body, `"code":20403`) || !strings.Contains(body, ch.Sid) {
+				t.Errorf("another guest on %s: %d %s", path, status, body)
+			}
+		}
+	})
 }
