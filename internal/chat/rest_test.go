@@ -330,3 +330,29 @@ func TestChatLimits(t *testing.T) {
 		t.Fatalf("32 KiB body refused: %v", err)
 	}
 }
+
+// Indexes, members and read horizons are in the store: a restart
+// continues where the channel was.
+func TestChatSurvivesRestart(t *testing.T) {
+	forEachServer(t, func(t *testing.T, srv *parleytest.Server) {
+		tw := srv.Admin().ChatV2
+		svc, _ := tw.CreateService(&chatv2.CreateServiceParams{FriendlyName: ptr("Restart")})
+		ch, _ := tw.CreateChannel(*svc.Sid, &chatv2.CreateChannelParams{UniqueName: ptr("r")})
+		tw.CreateMember(*svc.Sid, *ch.Sid, &chatv2.CreateMemberParams{Identity: ptr("alice"), LastConsumedMessageIndex: ptr(1)})
+		for range 3 {
+			if _, err := tw.CreateMessage(*svc.Sid, *ch.Sid, &chatv2.CreateMessageParams{Body: ptr("before")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv = srv.Restart(t)
+		tw = srv.Admin().ChatV2
+		msg, err := tw.CreateMessage(*svc.Sid, "r", &chatv2.CreateMessageParams{Body: ptr("after")})
+		if err != nil || msg.Index != 3 {
+			t.Fatalf("first index after restart: %d %v", msg.Index, err)
+		}
+		m, err := tw.FetchMember(*svc.Sid, "r", "alice")
+		if err != nil || m.LastConsumedMessageIndex == nil || *m.LastConsumedMessageIndex != 1 {
+			t.Fatalf("member after restart: %+v %v", m, err)
+		}
+	})
+}
