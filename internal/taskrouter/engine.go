@@ -695,6 +695,9 @@ func (s *Service) reserve(ctx context.Context, snap *snapshot, t *Task, w *worke
 		return err
 	}
 	s.reservations.Add(1)
+	if s.onReserved != nil {
+		s.onReserved(t.Attributes)
+	}
 	snap.reserved(w, t.ChannelSID, now)
 	if worker.Revision != w.Revision {
 		w.Worker.ActivitySID, w.Worker.ActivityName, w.Worker.Available, w.Worker.Revision =

@@ -127,6 +127,8 @@ func (t token) describe() string {
 var keywords = map[string]tokKind{"and": tAnd, "or": tOr, "not": tNot, "in": tIn, "has": tHas,
 	"contains": tContains, "true": tTrue, "false": tFalse, "null": tNull}
 
+var punctuation = map[byte]tokKind{'(': tLParen, ')': tRParen, '[': tLBrack, ']': tRBrack, ',': tComma}
+
 func lex(src string) ([]token, error) {
 	var toks []token
 	i := 0
@@ -137,7 +139,7 @@ func lex(src string) ([]token, error) {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
 		case c == '(' || c == ')' || c == '[' || c == ']' || c == ',':
-			kind := map[byte]tokKind{'(': tLParen, ')': tRParen, '[': tLBrack, ']': tRBrack, ',': tComma}[c]
+			kind := punctuation[c]
 			toks = append(toks, token{kind: kind, text: string(c), pos: pos})
 			i++
 		case c == '\'' || c == '"':
@@ -284,8 +286,10 @@ func checkKey(word string, pos int) error {
 }
 
 // splitKey turns "a.b[0].c" into ["a", "b", "0", "c"].
+var indexReplacer = strings.NewReplacer("[", ".", "]", "")
+
 func splitKey(key string) []string {
-	key = strings.NewReplacer("[", ".", "]", "").Replace(key)
+	key = indexReplacer.Replace(key)
 	return strings.Split(key, ".")
 }
 

@@ -103,7 +103,11 @@ func testTwoEngines(t *testing.T, backend string) {
 	if err != nil || len(avail) != 1 {
 		t.Fatal(err)
 	}
-	const workers, capacity, tasks = 12, 2, 240
+	const workers, capacity = 12, 2
+	tasks := 240
+	if raceEnabled {
+		tasks = 60 // the race detector slows everything about tenfold
+	}
 	for i := range workers {
 		w, err := a.CreateWorker(ctx, acct, ws.SID, fmt.Sprintf("w%d", i), avail[0].SID, "{}")
 		if err != nil {
@@ -116,6 +120,9 @@ func testTwoEngines(t *testing.T, backend string) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var once sync.Once
+	halt := func() { once.Do(func() { close(stop); wg.Wait() }) }
+	defer halt()
 	violations := make(chan error, 1)
 	// The checker samples the invariants throughout.
 	wg.Add(1)
@@ -177,7 +184,7 @@ func testTwoEngines(t *testing.T, backend string) {
 		}()
 	}
 	created.Wait()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		done, err := a.Tasks(ctx, acct, ws.SID, TaskFilter{Statuses: []string{StatusCompleted}}, rest.Page{Size: tasks + 1})
 		if err != nil {
@@ -187,12 +194,13 @@ func testTwoEngines(t *testing.T, backend string) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d tasks completed", len(done), tasks)
+			halt()
+			rt, _ := a.WorkspaceRealTime(ctx, acct, ws.SID, "")
+			t.Fatalf("only %d of %d tasks completed; live tasks by status: %v", len(done), tasks, rt.TasksByStatus)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	halt()
 	select {
 	case err := <-violations:
 		t.Fatal(err)

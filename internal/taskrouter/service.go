@@ -60,6 +60,7 @@ type Service struct {
 	wsCache sync.Map // workspace sid -> cachedWorkspace (event callback settings)
 
 	reservations atomic.Int64 // made by this node's engine (tests and benchmarks read it)
+	onReserved   func(attributes string) // benchmarks: called after each reservation commits
 }
 
 // New builds a Service. Call Start to run the engine and Stop to end it.

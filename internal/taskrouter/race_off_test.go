@@ -1,0 +1,5 @@
+//go:build !race
+
+package taskrouter
+
+const raceEnabled = false
