@@ -179,8 +179,8 @@ func TestValidateWithTwilioGo(t *testing.T) {
 		t.Fatalf("create invalid: %v", err)
 	}
 	for form, want := range map[string]string{
-		"FriendlyName=x&Status=live&Definition={}":         "Status",
-		"FriendlyName=x&Status=draft":                      "Definition",
+		"FriendlyName=x&Status=live&Definition={}":        "Status",
+		"FriendlyName=x&Status=draft":                     "Definition",
 		"FriendlyName=x&Status=draft&Definition=not+json": "not a valid flow definition",
 	} {
 		vals, _ := url.ParseQuery(form)

@@ -136,13 +136,13 @@ func TestTemplates(t *testing.T) {
 		"ChannelAttributes": map[string]any{"pre_engagement_data": map[string]any{"friendlyName": "Ada"}}}},
 		"flow": map[string]any{"variables": map[string]any{"n": "2"}}}
 	for src, want := range map[string]string{
-		"{{trigger.message.Body | upcase}}":                                       "HI",
-		"{{trigger.message.Index}}":                                               "3",
+		"{{trigger.message.Body | upcase}}":                                      "HI",
+		"{{trigger.message.Index}}":                                              "3",
 		"{{trigger.message.ChannelAttributes.pre_engagement_data.friendlyName}}": "Ada",
-		"{% if flow.variables.n == '2' %}two{% else %}other{% endif %}":           "two",
-		"{{flow.variables.n | plus: 1}}":                                          "3",
-		"{{missing.value}}":                                                       "",
-		"plain":                                                                   "plain",
+		"{% if flow.variables.n == '2' %}two{% else %}other{% endif %}":          "two",
+		"{{flow.variables.n | plus: 1}}":                                         "3",
+		"{{missing.value}}":                                                      "",
+		"plain":                                                                  "plain",
 	} {
 		got, err := renderTemplate(src, ctx)
 		if err != nil || got != want {

@@ -90,11 +90,7 @@ func TestWaitForReplyGetsTheReply(t *testing.T) {
 		ch := channel()
 		e.visitor(flow, ch, "hi", `{}`)
 		e.waitBodies(ch, "What is your name?")
-		ex := e.onlyExecution(flow)
-		eventually(t, "waiting", func() bool {
-			ex, _ = e.svc.Execution(context.Background(), e.acct, flow.SID, ex.SID)
-			return ex.WaitKind == waitReply
-		})
+		ex := e.waitKind(flow, waitReply)
 		e.visitor(flow, ch, "Ada", `{}`)
 		e.waitBodies(ch, "What is your name?", "Thanks Ada")
 		e.waitEnded(flow, ex.SID)
@@ -138,10 +134,7 @@ func TestWaitSurvivesRestartAndTimeoutFiresAfterIt(t *testing.T) {
 		a, b := channel(), channel()
 		e.visitor(replyFlow, a, "hi", `{}`)
 		e.waitBodies(a, "What is your name?")
-		eventually(t, "waiting", func() bool {
-			ex := e.onlyExecution(replyFlow)
-			return ex.WaitKind == waitReply
-		})
+		e.waitKind(replyFlow, waitReply)
 		e.svc.Stop()
 		e.visitor(timeoutFlow, b, "hi", `{}`) // stored while no node runs
 		e.svc = e.service()                   // the restart
@@ -243,11 +236,7 @@ func TestSendToFlexCreatesTaskWithMergedAttributes(t *testing.T) {
 		}
 		// Handed to Flex: the execution stays with the channel, so the
 		// visitor's next messages do not start the bot again.
-		ex := e.onlyExecution(good)
-		eventually(t, "handed off", func() bool {
-			ex, _ = e.svc.Execution(context.Background(), e.acct, good.SID, ex.SID)
-			return ex.WaitKind == waitHandedOff
-		})
+		e.waitKind(good, waitHandedOff)
 		e.visitor(good, ch, "hello?", `{}`)
 		e.onlyExecution(good)
 

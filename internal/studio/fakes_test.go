@@ -229,3 +229,14 @@ func sendState(name, body, next string) string {
 func endState(name, body string) string {
 	return fmt.Sprintf(`{"name":%q,"type":"send-message","transitions":[{"event":"sent"},{"event":"failed"}],"properties":{"body":%q}}`, name, body)
 }
+
+// waitKind waits until the flow's only execution waits in the given way.
+func (e *env) waitKind(flow FlowRecord, kind string) Execution {
+	e.t.Helper()
+	var ex Execution
+	eventually(e.t, "a wait of kind "+kind, func() bool {
+		ex = e.onlyExecution(flow)
+		return ex.WaitKind == kind
+	})
+	return ex
+}

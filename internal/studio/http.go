@@ -66,6 +66,22 @@ func restError(r *http.Request, err error) error {
 	return err
 }
 
+// respond answers status with v, or maps err.
+func respond(w http.ResponseWriter, r *http.Request, status int, err error, v any) error {
+	if err != nil {
+		return restError(r, err)
+	}
+	return rest.WriteJSON(w, status, v)
+}
+
+// deleted answers 204, or maps err.
+func deleted(w http.ResponseWriter, r *http.Request, err error) error {
+	if err != nil {
+		return restError(r, err)
+	}
+	return rest.NoContent(w)
+}
+
 // ---- flows ----
 
 type flowJSON struct {
@@ -154,17 +170,9 @@ func (h *handlers) createFlow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in.AuthorSID = authorOf(r)
 	rec, err := h.s.CreateFlow(r.Context(), acct, in)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusCreated, h.flow(rec))
+	return respond(w, r, http.StatusCreated, err, h.flow(rec))
 }
-
-// authorOf is the author SID: Twilio's is a user (US); Parley has none,
-// so it is left empty.
-func authorOf(*http.Request) string { return "" }
 
 func (h *handlers) updateFlow(w http.ResponseWriter, r *http.Request) error {
 	acct, sid, err := flowPath(r, "Sid")
@@ -180,10 +188,7 @@ func (h *handlers) updateFlow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec, err := h.s.UpdateFlow(r.Context(), acct, sid, in)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, h.flow(rec))
+	return respond(w, r, http.StatusOK, err, h.flow(rec))
 }
 
 func (h *handlers) validate(w http.ResponseWriter, r *http.Request) error {
@@ -218,10 +223,7 @@ func (h *handlers) fetchFlow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec, err := h.s.Flow(r.Context(), acct, sid)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, h.flow(rec))
+	return respond(w, r, http.StatusOK, err, h.flow(rec))
 }
 
 func (h *handlers) deleteFlow(w http.ResponseWriter, r *http.Request) error {
@@ -229,10 +231,7 @@ func (h *handlers) deleteFlow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.s.DeleteFlow(r.Context(), acct, sid); err != nil {
-		return restError(r, err)
-	}
-	return rest.NoContent(w)
+	return deleted(w, r, h.s.DeleteFlow(r.Context(), acct, sid))
 }
 
 // page parses the paging parameters of a list request.
@@ -293,10 +292,7 @@ func (h *handlers) fetchRevision(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec, err := h.s.Revision(r.Context(), acct, sid, rest.TrimJSON(r.PathValue("Revision")))
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, h.revision(rec))
+	return respond(w, r, http.StatusOK, err, h.revision(rec))
 }
 
 func (h *handlers) testUsers(f FlowRecord) map[string]any {
@@ -309,10 +305,7 @@ func (h *handlers) fetchTestUsers(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	rec, err := h.s.Flow(r.Context(), acct, sid)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, h.testUsers(rec))
+	return respond(w, r, http.StatusOK, err, h.testUsers(rec))
 }
 
 func (h *handlers) updateTestUsers(w http.ResponseWriter, r *http.Request) error {
@@ -332,8 +325,5 @@ func (h *handlers) updateTestUsers(w http.ResponseWriter, r *http.Request) error
 		return rest.InvalidParam("TestUsers", "at most 100 test users")
 	}
 	rec, err := h.s.SetTestUsers(r.Context(), acct, sid, users)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, h.testUsers(rec))
+	return respond(w, r, http.StatusOK, err, h.testUsers(rec))
 }

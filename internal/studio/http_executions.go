@@ -69,10 +69,7 @@ func (h *handlers) createExecution(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	e, err := h.s.CreateExecution(r.Context(), acct, flowSID, in)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusCreated, h.execution(e))
+	return respond(w, r, http.StatusCreated, err, h.execution(e))
 }
 
 // parameters decodes Parameters: a JSON object, or a JSON string holding
@@ -131,10 +128,7 @@ func (h *handlers) fetchExecution(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	e, err := h.s.Execution(r.Context(), acct, flowSID, sid)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, h.execution(e))
+	return respond(w, r, http.StatusOK, err, h.execution(e))
 }
 
 func (h *handlers) updateExecution(w http.ResponseWriter, r *http.Request) error {
@@ -152,10 +146,7 @@ func (h *handlers) updateExecution(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	e, err := h.s.EndExecution(r.Context(), acct, flowSID, sid)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, h.execution(e))
+	return respond(w, r, http.StatusOK, err, h.execution(e))
 }
 
 func (h *handlers) deleteExecution(w http.ResponseWriter, r *http.Request) error {
@@ -163,10 +154,7 @@ func (h *handlers) deleteExecution(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := h.s.DeleteExecution(r.Context(), acct, flowSID, sid); err != nil {
-		return restError(r, err)
-	}
-	return rest.NoContent(w)
+	return deleted(w, r, h.s.DeleteExecution(r.Context(), acct, flowSID, sid))
 }
 
 func (h *handlers) fetchExecutionContext(w http.ResponseWriter, r *http.Request) error {
@@ -175,10 +163,7 @@ func (h *handlers) fetchExecutionContext(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	e, err := h.s.Execution(r.Context(), acct, flowSID, sid)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, map[string]any{"account_sid": e.AccountSID, "context": e.Context,
+	return respond(w, r, http.StatusOK, err, map[string]any{"account_sid": e.AccountSID, "context": e.Context,
 		"flow_sid": e.FlowSID, "execution_sid": e.SID, "url": h.executionURL(e.FlowSID, e.SID) + "/Context"})
 }
 
@@ -243,10 +228,7 @@ func (h *handlers) fetchStep(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s, err := h.s.Step(r.Context(), acct, flowSID, execSID, sid)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, h.step(s))
+	return respond(w, r, http.StatusOK, err, h.step(s))
 }
 
 func (h *handlers) fetchStepContext(w http.ResponseWriter, r *http.Request) error {
@@ -255,10 +237,7 @@ func (h *handlers) fetchStepContext(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	s, err := h.s.Step(r.Context(), acct, flowSID, execSID, sid)
-	if err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, map[string]any{"account_sid": s.AccountSID, "context": s.Context,
+	return respond(w, r, http.StatusOK, err, map[string]any{"account_sid": s.AccountSID, "context": s.Context,
 		"execution_sid": s.ExecutionSID, "flow_sid": s.FlowSID, "step_sid": s.SID,
 		"url": h.executionURL(s.FlowSID, s.ExecutionSID) + "/Steps/" + s.SID + "/Context"})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -149,14 +148,7 @@ func (w *sendAndWaitWidget) Run(ctx context.Context, x *run) (result, error) {
 }
 
 func (w *sendAndWaitWidget) timeout(x *run) (time.Duration, error) {
-	if strings.TrimSpace(string(w.Timeout)) == "" {
-		return defaultReplyTimeout * time.Second, nil
-	}
-	s, err := x.render(string(w.Timeout))
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(s))
+	n, err := x.integer(w.Timeout, defaultReplyTimeout)
 	if err != nil || n < 1 || n > maxReplyTimeout {
 		return 0, errors.New("timeout is not a whole number of seconds from 1 to 604800")
 	}
