@@ -126,7 +126,16 @@ const text = (s) => $$(s).map((e) => e.textContent);`
 // js evaluates an expression (awaiting a promise) with the prelude.
 func (b *tab) js(expr string, out any) {
 	b.t.Helper()
-	raw, err := chromedp.Run(b.ctx, chromedp.Evaluate[json.RawMessage]("(async () => { "+prelude+" return ("+expr+"); })()",
+	b.eval(expr, "return ("+expr+");", out)
+}
+
+// do runs statements with the prelude.
+func (b *tab) do(stmts string) { b.t.Helper(); b.eval(stmts, stmts+"; return true;", nil) }
+
+func (b *tab) eval(what, body string, out any) {
+	b.t.Helper()
+	expr := what
+	raw, err := chromedp.Run(b.ctx, chromedp.Evaluate[json.RawMessage]("(async () => { "+prelude+" "+body+" })()",
 		chromedp.EvalAwaitPromise))
 	if err != nil {
 		b.t.Fatalf("js %s: %v\nconsole:\n%s", expr, err, b.logs())
@@ -139,8 +148,6 @@ func (b *tab) js(expr string, out any) {
 	}
 }
 
-func (b *tab) do(expr string) { b.t.Helper(); b.js(expr+", true", nil) }
-
 func (b *tab) str(expr string) string {
 	b.t.Helper()
 	var s string
@@ -148,10 +155,12 @@ func (b *tab) str(expr string) string {
 	return s
 }
 
-// until evaluates a boolean expression until it is true.
-func (b *tab) until(what, expr string) {
+// until evaluates a boolean expression until it is true (30 s at most).
+func (b *tab) until(what, expr string) { b.t.Helper(); b.untilWithin(30*time.Second, what, expr) }
+
+func (b *tab) untilWithin(limit time.Duration, what, expr string) {
 	b.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(limit)
 	for {
 		var ok bool
 		b.js("!!("+expr+")", &ok)
