@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,62 +13,17 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/parleychat/parley/internal/browsertest"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/parleytest"
-	"github.com/parleychat/parley/internal/store/storetest"
 	"github.com/parleychat/parley/internal/token"
 )
 
-// chromium starts a headless Chromium for the test, or skips (a failure
-// under PARLEY_TEST_REQUIRE_ALL=1) when there is none.
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("PARLEY_TEST_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		storetest.Skip(t, "browser tests skipped: no Chromium at "+path+" (install it with apt-get install chromium, or set PARLEY_TEST_CHROMIUM)")
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
+func js(t *testing.T, ctx context.Context, expr string, out any) { browsertest.Eval(t, ctx, expr, out) }
 
-// js evaluates an expression in the page, awaiting it if it is a promise.
-func js(t *testing.T, ctx context.Context, expr string, out any) {
-	t.Helper()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("js %s: %v", expr, err)
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		t.Fatalf("js %s: result %s: %v", expr, raw, err)
-	}
-}
-
-// until evaluates a boolean expression until it is true.
 func until(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var ok bool
-		js(t, ctx, expr, &ok)
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			var log any
-			js(t, ctx, "JSON.stringify(window.log)", &log)
-			t.Fatalf("in the browser, %s never happened; the page's log: %v", what, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	browsertest.Until(t, ctx, what, expr, "JSON.stringify(window.log)")
 }
 
 const testPage = `<!doctype html><meta charset="utf-8"><title>SDK test</title>
@@ -94,7 +48,9 @@ window.ready = client.connect()
 </script>`
 
 func TestSDKInChromium(t *testing.T) {
-	ctx := chromium(t)
+	ctx := browsertest.Chromium(t)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	srv := parleytest.Start(t, noLimits, func(c *config.Config) { c.RealtimeTokenWarning = 3 * time.Second })
 	fx := newFixture(t, srv)
 	ch := fx.channel(t, "visitor", "agent")
@@ -137,7 +93,7 @@ func TestSDKInChromium(t *testing.T) {
 	if d := f["data"].(map[string]any); sent.Index != 5 || d["from"] != "visitor" || d["body"] != "from the browser" {
 		t.Fatalf("browser send: ack index %d, agent got %v", sent.Index, f)
 	}
-	js(t, ctx, fmt.Sprintf("client.typing(%q)", ch), new(bool))
+	js(t, ctx, fmt.Sprintf("client.typing(%q)", ch), nil)
 	if f := agent.next("typing.started"); f["data"].(map[string]any)["identity"] != "visitor" {
 		t.Fatalf("typing from the browser: %v", f)
 	}

@@ -51,7 +51,16 @@ type session struct {
 	typingAt map[string]time.Time
 	lastSeen time.Time
 	timers   map[string]Timer
+	// beats counts heartbeats; suspect says a gap was filled since the
+	// last membership check (the bus that dropped a message may have
+	// dropped a member.left too).
+	beats   int
+	suspect bool
 }
+
+// recheckEvery is how many heartbeats pass between membership re-reads
+// when the bus has not been seen dropping.
+const recheckEvery = 8
 
 // channelSub is one subscribed channel. last is the highest message index
 // delivered; while filling, one goroutine reads the store and live events
@@ -367,8 +376,9 @@ func (sess *session) updateToken(f *ClientFrame, old *rest.Principal) (any, erro
 }
 
 // heartbeat pings the client, closes it if it has been silent for two
-// heartbeats, and re-reads its memberships (in case the bus dropped a
-// member.left).
+// heartbeats, and now and then re-reads its memberships (in case the bus
+// dropped a member.left): at the first heartbeat after a gap fill, else
+// every recheckEvery heartbeats.
 func (sess *session) heartbeat() {
 	hb := sess.svc.opts.Heartbeat
 	sess.mu.Lock()
@@ -383,9 +393,12 @@ func (sess *session) heartbeat() {
 	}
 	sess.sendLocked(encodeSimple(TypePing, nil))
 	sess.scheduleLocked("heartbeat", hb, sess.heartbeat)
-	p, subscribed := sess.p, len(sess.subs) > 0
+	sess.beats++
+	recheck := len(sess.subs) > 0 && (sess.suspect || sess.beats%recheckEvery == 0)
+	sess.suspect = sess.suspect && !recheck
+	p := sess.p
 	sess.mu.Unlock()
-	if subscribed && p.ChatServiceSID != "" {
+	if recheck && p.ChatServiceSID != "" {
 		sess.recheckMembership(p)
 	}
 }
@@ -622,6 +635,7 @@ func (sess *session) applyLocked(ch string, sub *channelSub, ev Event, deleted b
 
 func (sess *session) startFillLocked(ch string, sub *channelSub, ev Event) {
 	sess.svc.stats.GapFills.Add(1)
+	sess.suspect = true
 	sub.filling = true
 	sub.pending = append(sub.pending, ev)
 	go func() {

@@ -504,3 +504,35 @@ func TestWorkerEvents(t *testing.T) {
 		t.Fatalf("another worker's event: %v", f)
 	}
 }
+
+// A member.left the bus dropped is caught by the membership re-read: at
+// the first heartbeat after a gap fill, or else every recheckEvery beats.
+func TestDroppedMemberLeftCaughtByRecheck(t *testing.T) {
+	h := newHarness(t)
+	h.chat.addChannel(chanA, "guest", "agent")
+	h.chat.addChannel(chanB, "guest", "agent")
+	guest, agent := h.connect("guest"), h.connect("agent")
+	guest.subscribe(chanA, nil)
+	guest.subscribe(chanB, nil)
+	h.chat.publish = false // the bus drops the member.left of A and message 0
+	h.chat.removeMember(chanA, "guest")
+	agent.do(map[string]any{"type": "send", "channel_sid": chanA, "body": "0", "client_message_id": "0"})
+	h.chat.publish = true
+	agent.do(map[string]any{"type": "send", "channel_sid": chanA, "body": "1", "client_message_id": "1"})
+	guest.next(func(f map[string]any) bool { return f["type"] == TypeMessageAdded && index(f) == 1 })
+	h.clock.Advance(30 * time.Second)
+	if f := guest.next(isType(TypeUnsubscribed)); f["channel_sid"] != chanA {
+		t.Fatalf("unsubscribed: %v", f)
+	}
+	// No gap on B: its lost member.left is caught within recheckEvery beats.
+	h.chat.publish = false
+	h.chat.removeMember(chanB, "guest")
+	h.chat.publish = true
+	for range recheckEvery {
+		guest.raw(map[string]any{"type": "pong"})
+		h.clock.Advance(30 * time.Second)
+	}
+	if f := guest.next(isType(TypeUnsubscribed)); f["channel_sid"] != chanB {
+		t.Fatalf("unsubscribed: %v", f)
+	}
+}
