@@ -31,6 +31,8 @@ func (s *Service) Routes(rt *rest.Router) {
 	rt.Handle("GET "+svc+"/Users/{Sid}", h.fetchUser)
 	rt.Handle("POST "+svc+"/Users/{Sid}", h.updateUser)
 	rt.Handle("DELETE "+svc+"/Users/{Sid}", h.deleteUser)
+	rt.Handle("GET "+svc+"/Users/{UserSid}/Channels", h.listUserChannels)
+	rt.Handle("GET "+svc+"/Users/{UserSid}/Channels/{ChannelSid}", h.fetchUserChannel)
 
 	rt.Handle("POST "+svc+"/Channels", h.createChannel)
 	rt.Handle("GET "+svc+"/Channels", h.listChannels)

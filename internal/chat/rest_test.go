@@ -225,6 +225,14 @@ func TestChatWithTwilioGo(t *testing.T) {
 		if err != nil || *u.FriendlyName != "Alice" {
 			t.Fatalf("update user %+v %v", u, err)
 		}
+		ucs, err := tw.ListUserChannel(is, "bob", nil)
+		if err != nil || len(ucs) != 1 || *ucs[0].ChannelSid != chSID || *ucs[0].Status != "joined" ||
+			*ucs[0].LastConsumedMessageIndex != 3 || *ucs[0].UnreadMessagesCount != 2 { // indexes 4 and 5
+			t.Fatalf("user channels %+v %v", ucs, err)
+		}
+		if uc, err := tw.FetchUserChannel(is, "alice", "visitor-1"); err != nil || uc.UnreadMessagesCount != nil || *uc.MemberSid == "" {
+			t.Fatalf("user channel %+v %v", uc, err)
+		}
 		users, err := tw.ListUser(is, nil)
 		if err != nil || len(users) != 3 {
 			t.Fatalf("users: %d %v", len(users), err)
