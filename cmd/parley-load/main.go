@@ -154,6 +154,9 @@ func measure(ctx context.Context, o options, out io.Writer) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if err := target.fresh(ctx); err != nil {
+			return err
+		}
 		r, err := runScenario(ctx, o, target)
 		if err != nil {
 			return fmt.Errorf("parley run %d: %w", i+1, err)
@@ -161,6 +164,9 @@ func measure(ctx context.Context, o options, out io.Writer) error {
 		pr = append(pr, r)
 		fmt.Fprintf(out, "run %d parley: %s\n", i+1, r.short())
 		if relay != nil {
+			if err := relay.fresh(ctx); err != nil {
+				return err
+			}
 			r, err := runScenario(ctx, o, relay)
 			if err != nil {
 				return fmt.Errorf("relay run %d: %w", i+1, err)

@@ -28,7 +28,9 @@ type parleyTarget struct {
 	urls     []string
 	procs    []*exec.Cmd
 	pidList  []int
-	tmp      string
+	tmp      string // a data dir root this tool made (removed at the end)
+	root     string
+	prefix   string // NATS subject prefix of the nodes
 	account  string
 	token    string
 	key      apiKey
@@ -74,28 +76,33 @@ func (t *parleyTarget) describe() string {
 	return fmt.Sprintf("%d node(s), %s, %s", len(t.urls), db, bus)
 }
 
-// start runs the nodes as children, each on a free loopback port.
+// start runs the nodes as children, each on a free loopback port, with
+// a fresh data dir the first time and the same one on a restart.
 func (t *parleyTarget) start(ctx context.Context) error {
-	t.account, t.token = "AC"+randomHex(16), randomHex(16)
-	root := t.o.dataDir
-	if root == "" {
-		dir, err := os.MkdirTemp("", "parley-load-")
-		if err != nil {
-			return err
-		}
-		root, t.tmp = dir, dir
+	if t.account == "" {
+		t.account, t.token, t.prefix = "AC"+randomHex(16), randomHex(16), "load"+randomHex(4)
 	}
-	prefix := "load" + randomHex(4)
+	if t.root == "" {
+		t.root = t.o.dataDir
+		if t.root == "" {
+			dir, err := os.MkdirTemp("", "parley-load-")
+			if err != nil {
+				return err
+			}
+			t.root, t.tmp = dir, dir
+		}
+	}
+	t.procs, t.pidList, t.urls = nil, nil, nil
 	for n := range t.o.nodes {
 		addr, err := freeAddr()
 		if err != nil {
 			return err
 		}
-		cmd := exec.CommandContext(ctx, t.o.parleyBin, "serve")
-		cmd.Env = append(os.Environ(), "PARLEY_ADDR="+addr, "PARLEY_DATA_DIR="+filepath.Join(root, fmt.Sprint("node", n)),
-			"PARLEY_DATABASE_URL="+t.o.databaseURL, "PARLEY_NATS_URL="+t.o.natsURL, "PARLEY_NATS_PREFIX="+prefix,
+		cmd := exec.Command(t.o.parleyBin, "serve")
+		cmd.Env = append(os.Environ(), "PARLEY_ADDR="+addr, "PARLEY_DATA_DIR="+filepath.Join(t.root, fmt.Sprint("node", n)),
+			"PARLEY_DATABASE_URL="+t.o.databaseURL, "PARLEY_NATS_URL="+t.o.natsURL, "PARLEY_NATS_PREFIX="+t.prefix,
 			"PARLEY_ACCOUNT_SID="+t.account, "PARLEY_AUTH_TOKEN="+t.token, "PARLEY_LOG_LEVEL=warn",
-			// The load is the point: no send limits, and a deep enough outbox.
+			// The load is the point: no send limits.
 			"PARLEY_REALTIME_IDENTITY_RATE=0", "PARLEY_REALTIME_CHANNEL_RATE=0", "PARLEY_GUEST_TOKEN_RATE=0")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
@@ -109,6 +116,17 @@ func (t *parleyTarget) start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// fresh restarts the nodes this tool started (on the same data, so the
+// channels stay), so that each run's memory figures start from a new
+// process rather than one whose heap earlier runs grew.
+func (t *parleyTarget) fresh(ctx context.Context) error {
+	if t.o.parleyURL != "" {
+		return nil
+	}
+	t.stop()
+	return t.start(ctx)
 }
 
 func freeAddr() (string, error) {
@@ -135,6 +153,15 @@ func waitReady(ctx context.Context, base string) error {
 }
 
 func (t *parleyTarget) close() {
+	t.stop()
+	if t.tmp != "" {
+		_ = os.RemoveAll(t.tmp)
+	}
+}
+
+// stop interrupts the nodes and waits for them (killing a node that
+// takes more than 10s).
+func (t *parleyTarget) stop() {
 	for _, c := range t.procs {
 		_ = c.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -146,9 +173,7 @@ func (t *parleyTarget) close() {
 			<-done
 		}
 	}
-	if t.tmp != "" {
-		_ = os.RemoveAll(t.tmp)
-	}
+	t.procs = nil
 }
 
 func (t *parleyTarget) name() string { return "parley" }

@@ -106,12 +106,23 @@ type relayTarget struct {
 	addr string
 }
 
+// fresh replaces the relay process by a new one (see parleyTarget.fresh).
+func (t *relayTarget) fresh(ctx context.Context) error {
+	t.close()
+	n, err := startRelay(ctx)
+	if err != nil {
+		return err
+	}
+	*t = *n
+	return nil
+}
+
 func startRelay(ctx context.Context) (*relayTarget, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "relay")
+	cmd := exec.Command(self, "relay")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -51,13 +51,12 @@ type Service struct {
 	opts  Options
 
 	mu      sync.Mutex
-	work    map[string]*work // what the engine has been asked to look at, by workspace
+	dirty   map[string]bool // workspaces the engine should look at
 	kickCh  chan struct{}
 	ended   []func(ctx context.Context, accountSID, workspaceSID, taskSID, status, attributes string)
 	cancel  context.CancelFunc
 	done    chan struct{}
 	cache   *parseCache
-	states  map[string]*wsState // the engine's cached snapshots (engine goroutine only)
 	wsCache sync.Map // workspace sid -> cachedWorkspace (event callback settings)
 
 	reservations atomic.Int64 // made by this node's engine (tests and benchmarks read it)
@@ -76,7 +75,7 @@ func New(db *store.DB, b bus.Bus, hooks *webhook.Client, logger *slog.Logger, op
 		logger = slog.Default()
 	}
 	return &Service{db: db, bus: b, hooks: hooks, log: logger.With("component", "taskrouter"), opts: opts,
-		work: map[string]*work{}, kickCh: make(chan struct{}, 1), cache: newParseCache(), states: map[string]*wsState{}}
+		dirty: map[string]bool{}, kickCh: make(chan struct{}, 1), cache: newParseCache()}
 }
 
 // SetBaseURL sets the public base URL (app calls it when mounting routes).
@@ -110,36 +109,10 @@ func (s *Service) Stop() {
 	s.cancel = nil
 }
 
-// work is what the engine has been asked to do in one workspace.
-type work struct {
-	full    bool            // a pass over every pending task that some worker could take
-	reload  bool            // re-read the whole snapshot first (queues, workflows or workers changed)
-	tasks   map[string]bool // new or re-routed tasks to try at once
-	workers map[string]bool // workers to re-read before a full pass
-}
-
-// kickReq is one request for the engine.
-type kickReq struct {
-	ws, task, worker string
-	full, reload     bool
-}
-
-// request records a request and wakes the engine.
-func (s *Service) request(k kickReq) {
+// kick asks the engine to look at a workspace soon.
+func (s *Service) kick(workspaceSID string) {
 	s.mu.Lock()
-	w := s.work[k.ws]
-	if w == nil {
-		w = &work{tasks: map[string]bool{}, workers: map[string]bool{}}
-		s.work[k.ws] = w
-	}
-	w.full = w.full || k.full || k.reload || k.worker != ""
-	w.reload = w.reload || k.reload
-	if k.task != "" {
-		w.tasks[k.task] = true
-	}
-	if k.worker != "" {
-		w.workers[k.worker] = true
-	}
+	s.dirty[workspaceSID] = true
 	s.mu.Unlock()
 	select {
 	case s.kickCh <- struct{}{}:
@@ -147,17 +120,14 @@ func (s *Service) request(k kickReq) {
 	}
 }
 
-// kick asks for a full pass over a workspace.
-func (s *Service) kick(ws string) { s.request(kickReq{ws: ws, full: true}) }
-
-// kickReload asks for a full pass on a freshly read snapshot.
-func (s *Service) kickReload(ws string) { s.request(kickReq{ws: ws, reload: true}) }
-
-func (s *Service) takeWork() map[string]*work {
+func (s *Service) takeDirty() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := s.work
-	s.work = map[string]*work{}
+	out := make([]string, 0, len(s.dirty))
+	for ws := range s.dirty {
+		out = append(out, ws)
+	}
+	clear(s.dirty)
 	return out
 }
 
@@ -182,25 +152,18 @@ type assignCall struct {
 type effects struct {
 	events  []Event
 	pushes  []push
-	kicks   []kickReq
+	kicks   map[string]bool
 	stats   map[string]string // workspace -> account
 	ended   []endedTask
 	assigns []assignCall
 }
 
-// kick asks for a full pass after commit.
-func (fx *effects) kick(ws string) { fx.kicks = append(fx.kicks, kickReq{ws: ws, full: true}) }
-
-// kickTask asks the engine to try one task at once after commit.
-func (fx *effects) kickTask(ws, task string) { fx.kicks = append(fx.kicks, kickReq{ws: ws, task: task}) }
-
-// kickWorker asks the engine to re-read a worker and make a full pass.
-func (fx *effects) kickWorker(ws, worker string) {
-	fx.kicks = append(fx.kicks, kickReq{ws: ws, worker: worker})
+func (fx *effects) kick(ws string) {
+	if fx.kicks == nil {
+		fx.kicks = map[string]bool{}
+	}
+	fx.kicks[ws] = true
 }
-
-// kickReload asks for a full pass on a freshly read snapshot.
-func (fx *effects) kickReload(ws string) { fx.kicks = append(fx.kicks, kickReq{ws: ws, reload: true}) }
 
 func (fx *effects) statsChanged(account, ws string) {
 	if fx.stats == nil {
@@ -243,8 +206,8 @@ func (s *Service) apply(ctx context.Context, fx *effects) {
 			}
 		}
 	}
-	for _, k := range fx.kicks {
-		s.request(k)
+	for ws := range fx.kicks {
+		s.kick(ws)
 	}
 }
 
@@ -411,7 +374,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, accountSID, sid string, p
 		return ws, fmt.Errorf("taskrouter: update workspace: %w", err)
 	}
 	s.wsCache.Delete(sid)
-	s.kickReload(sid)
+	s.kick(sid)
 	return s.Workspace(ctx, accountSID, sid)
 }
 
@@ -551,7 +514,6 @@ func (s *Service) CreateTaskChannel(ctx context.Context, accountSID, wsSID, uniq
 	if err != nil {
 		return c, err
 	}
-	s.kickReload(wsSID)
 	return s.TaskChannel(ctx, accountSID, wsSID, c.SID)
 }
 

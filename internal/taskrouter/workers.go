@@ -56,7 +56,9 @@ func (s *Service) CreateWorker(ctx context.Context, accountSID, wsSID, name, act
 			}
 		}
 		fx.statsChanged(accountSID, wsSID)
-		fx.kickWorker(wsSID, sid)
+		if act.Available {
+			fx.kick(wsSID)
+		}
 		return nil
 	})
 	if err != nil {
@@ -182,7 +184,7 @@ func (s *Service) UpdateWorker(ctx context.Context, accountSID, wsSID, sid strin
 				return err
 			}
 			fx.pushWorker("worker.attributes.update", accountSID, wsSID, sid, urls{s.opts.BaseURL}.worker(w))
-			fx.kickWorker(wsSID, sid)
+			fx.kick(wsSID)
 		}
 		if act != nil && act.SID != w.ActivitySID {
 			if _, err := s.setActivity(ctx, q, fx, w, *act); err != nil {
@@ -221,7 +223,9 @@ func (s *Service) setActivity(ctx context.Context, q store.Querier, fx *effects,
 	}
 	fx.pushWorker("worker.activity.update", w.AccountSID, w.WorkspaceSID, w.SID, urls{s.opts.BaseURL}.worker(w))
 	fx.statsChanged(w.AccountSID, w.WorkspaceSID)
-	fx.kickWorker(w.WorkspaceSID, w.SID)
+	if act.Available {
+		fx.kick(w.WorkspaceSID)
+	}
 	return w, nil
 }
 
@@ -265,7 +269,6 @@ func (s *Service) DeleteWorker(ctx context.Context, accountSID, wsSID, sid, ifMa
 			return err
 		}
 		fx.statsChanged(accountSID, wsSID)
-		fx.kickReload(wsSID)
 		return nil
 	})
 }
@@ -332,7 +335,7 @@ func (s *Service) UpdateWorkerChannel(ctx context.Context, accountSID, wsSID, wo
 		}
 		fx.pushWorker("worker.capacity.update", accountSID, wsSID, workerSID, urls{s.opts.BaseURL}.workerChannel(c))
 		fx.statsChanged(accountSID, wsSID)
-		fx.kickWorker(wsSID, workerSID)
+		fx.kick(wsSID)
 		out = c
 		return nil
 	})

@@ -339,10 +339,9 @@ class Panel {
     this.focusView();
   }
 
-  /** @param {string} [className] */
-  transcriptButton(className) {
+  transcriptButton() {
     if (this.opts.transcript === false) return null;
-    const b = h("button", { type: "button", className }, this.strings.transcript);
+    const b = h("button", { type: "button" }, this.strings.transcript);
     b.addEventListener("click", () => this.downloadTranscript());
     return b;
   }
@@ -514,7 +513,6 @@ class Panel {
     this.composer.hidden = true;
     this.actions.hidden = true;
     this.system(s.chatEnded);
-    this.sub.textContent = s.chatEnded;
     this.w.emit("engagementEnded", this.sid);
     const box = this.endedBox;
     clear(box);
@@ -523,7 +521,7 @@ class Panel {
     if (this.postConfig) box.appendChild(this.survey());
     const again = h("button", { type: "button", className: "primary" }, s.newChat);
     again.addEventListener("click", () => this.newChat());
-    append(box, this.transcriptButton("secondary"), again);
+    append(box, this.transcriptButton(), again);
     box.hidden = false;
     this.scroll();
     if (this.visible) note.focus();
