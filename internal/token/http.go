@@ -248,6 +248,18 @@ func adminAccount(r *http.Request) (string, error) {
 	return rest.AccountFromPath(r, "AccountSid")
 }
 
+// adminForm is adminAccount and the request's parameters.
+func (h *handlers) adminForm(r *http.Request) (string, *rest.Form, error) {
+	acct, err := adminAccount(r)
+	if err != nil {
+		return "", nil, err
+	}
+	f, err := h.rt.Form(r)
+	return acct, f, err
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
 // originsJSON is the AllowedOrigins resource.
 type originsJSON struct {
 	AccountSID     string   `json:"account_sid"`
@@ -274,11 +286,7 @@ func (h *handlers) fetchOrigins(w http.ResponseWriter, r *http.Request) error {
 // updateOrigins replaces the stored list: AllowedOrigin repeated, or
 // Clear=true to empty it (any origin allowed again).
 func (h *handlers) updateOrigins(w http.ResponseWriter, r *http.Request) error {
-	acct, err := adminAccount(r)
-	if err != nil {
-		return err
-	}
-	f, err := h.rt.Form(r)
+	acct, f, err := h.adminForm(r)
 	if err != nil {
 		return err
 	}
@@ -287,7 +295,7 @@ func (h *handlers) updateOrigins(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Err(); err != nil {
 		return err
 	}
-	if len(list) == 0 && (clear == nil || !*clear) {
+	if len(list) == 0 && !isTrue(clear) {
 		return rest.BadRequest("Send AllowedOrigin (repeated, one origin each) or Clear=true")
 	}
 	if len(list) > 100 {
@@ -303,11 +311,7 @@ func (h *handlers) updateOrigins(w http.ResponseWriter, r *http.Request) error {
 // rotateGuestKey gives the account a new guest signing key;
 // DropPrevious=true also stops the previous one at once.
 func (h *handlers) rotateGuestKey(w http.ResponseWriter, r *http.Request) error {
-	acct, err := adminAccount(r)
-	if err != nil {
-		return err
-	}
-	f, err := h.rt.Form(r)
+	acct, f, err := h.adminForm(r)
 	if err != nil {
 		return err
 	}
@@ -315,7 +319,7 @@ func (h *handlers) rotateGuestKey(w http.ResponseWriter, r *http.Request) error 
 	if err := f.Err(); err != nil {
 		return err
 	}
-	sid, err := h.s.RotateGuestKey(r.Context(), acct, drop != nil && *drop)
+	sid, err := h.s.RotateGuestKey(r.Context(), acct, isTrue(drop))
 	if err != nil {
 		return err
 	}

@@ -254,7 +254,7 @@ func (s *Service) Verify(ctx context.Context, raw string) (*rest.Principal, erro
 			return nil, err
 		}
 		if k.missing || !k.usable(s.now()) {
-			return nil, refuse(CodeIssuerSubject, "Invalid Access Token issuer: signing key %s does not exist", c.Issuer)
+			return nil, refuse(CodeIssuerSubject, "Invalid Access Token issuer: signing key %s does not exist or was revoked", c.Issuer)
 		}
 		if k.account != c.Subject {
 			return nil, refuse(CodeIssuerSubject, "Invalid Access Token issuer/subject: key %s does not belong to account %s", c.Issuer, c.Subject)
