@@ -558,3 +558,48 @@ func TestRealtimeWorkerEvents(t *testing.T) {
 		t.Fatal("/metrics does not count the open socket")
 	}
 }
+
+func TestRealtimeDeadPeerAndHostileFrames(t *testing.T) {
+	srv := parleytest.Start(t, func(c *config.Config) { c.RealtimeHeartbeat = time.Second })
+	fx := newFixture(t, srv)
+	tok := fx.token(t, "guest")
+
+	// A peer that stops answering is closed after two silent heartbeats.
+	silent := connect(t, srv, tok)
+	silent.next("ping")
+	if code, reason := silent.closed(); code != realtime.CloseHeartbeat || !strings.Contains(reason, "no frame") {
+		t.Fatalf("silent peer closed %d %q", code, reason)
+	}
+
+	cases := []struct {
+		name string
+		send func(c *wsClient) error
+		code websocket.StatusCode
+	}{
+		{"binary frame", func(c *wsClient) error { return c.conn.Write(t.Context(), websocket.MessageBinary, []byte("{}")) }, websocket.StatusUnsupportedData},
+		{"garbage before auth", func(c *wsClient) error { return c.conn.Write(t.Context(), websocket.MessageText, []byte("GET / HTTP/1.1")) }, realtime.CloseBadFrame},
+		{"frame over the limit", func(c *wsClient) error {
+			return c.conn.Write(t.Context(), websocket.MessageText, []byte(`{"v":1,"type":"auth","token":"`+strings.Repeat("x", 200<<10)+`"}`))
+		}, websocket.StatusMessageTooBig},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, srv, nil).start()
+			if err := tc.send(c); err != nil {
+				t.Fatal(err)
+			}
+			if code, _ := c.closed(); code != tc.code {
+				t.Fatalf("closed %d, want %d", code, tc.code)
+			}
+		})
+	}
+	// After auth, a bad frame is an error frame that names the field, and the socket stays.
+	c := connect(t, srv, tok)
+	if r := c.do(map[string]any{"type": "read", "channel_sid": "CH1", "index": 0}); errCode(r) != 20001 ||
+		!strings.Contains(r["error"].(map[string]any)["message"].(string), "channel_sid") {
+		t.Fatalf("bad frame after auth: %v", r)
+	}
+	if r := c.do(map[string]any{"type": "ping"}); r["type"] != "pong" {
+		t.Fatalf("after a bad frame: %v", r)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/parleychat/parley/internal/parleytest"
 	"github.com/parleychat/parley/internal/store/storetest"
+	"github.com/parleychat/parley/internal/token"
 )
 
 func forEachServer(t *testing.T, fn func(t *testing.T, srv *parleytest.Server)) {
@@ -500,4 +502,42 @@ func TestSendToFlexReservesAnAvailableAgent(t *testing.T) {
 		lost.say("hi")
 		lost.expect("guest-42: hi", "Concierge: Sorry, nobody can take your chat.")
 	})
+}
+
+// Access tokens may not manage flows, and one account never sees another's.
+func TestStudioAuthorization(t *testing.T) {
+	srv := parleytest.Start(t)
+	fp := &studiov2.CreateFlowParams{}
+	fp.SetFriendlyName("Private").SetStatus("published").SetDefinition(definition(t, greetingFlow))
+	flow, err := srv.Admin().StudioV2.CreateFlow(fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{
+		"agent": srv.Token(t, token.Grant{Identity: "agent-1"}),
+		"guest": srv.Token(t, token.Grant{Identity: "guest-1", Guest: true}),
+	} {
+		for _, path := range []string{"/studio/v2/Flows", "/studio/v2/Flows/" + *flow.Sid, "/studio/v2/Flows/" + *flow.Sid + "/Executions"} {
+			// Refused before Studio sees it (401 20003) or by Studio (403 20403).
+			if code, body := srv.Request(t, "GET", path, nil, "token", tok); code != 401 && code != 403 || strings.Contains(body, *flow.Sid+`","account_sid`) {
+				t.Errorf("%s token on %s: %d %s", name, path, code, body)
+			}
+		}
+	}
+	other, err := srv.App.Accounts.Create(context.Background(), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := srv.Twilio(other.SID, other.AuthToken)
+	if _, err := tw.StudioV2.FetchFlow(*flow.Sid); status(err) != 404 {
+		t.Fatalf("another account fetched the flow: %v", err)
+	}
+	ep := &studiov2.CreateExecutionParams{}
+	ep.SetTo("a").SetFrom("b")
+	if _, err := tw.StudioV2.CreateExecution(*flow.Sid, ep); status(err) != 404 {
+		t.Fatalf("another account ran the flow: %v", err)
+	}
+	if list, err := tw.StudioV2.ListFlow(nil); err != nil || slices.ContainsFunc(list, func(f studiov2.StudioV2Flow) bool { return *f.Sid == *flow.Sid }) {
+		t.Fatalf("another account listed the flow: %v", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,11 +56,12 @@ func (s *Service) run(ctx context.Context) {
 		case <-sweep.C:
 			s.sweepAll(ctx)
 		}
-		for _, ws := range s.takeDirty() {
+		for ws, w := range s.takeWork() {
 			if ctx.Err() != nil {
 				return
 			}
-			if err := s.pass(ctx, ws); err != nil && ctx.Err() == nil {
+			if err := s.process(ctx, ws, w); err != nil && ctx.Err() == nil {
+				delete(s.states, ws) // read everything again next time
 				s.log.ErrorContext(ctx, "assignment pass failed", slog.String("workspace_sid", ws), slog.Any("error", err))
 			}
 		}
@@ -75,7 +77,7 @@ func (s *Service) sweepAll(ctx context.Context) {
 		return
 	}
 	for _, ws := range wss {
-		s.kick(ws)
+		s.kickReload(ws) // other nodes may have changed workers: read them again
 	}
 }
 
@@ -173,7 +175,7 @@ type chanView struct {
 	available          bool
 }
 
-// workerView is the engine's picture of a worker during one pass.
+// workerView is the engine's picture of a worker.
 type workerView struct {
 	Worker
 	attrs    map[string]any
@@ -183,9 +185,11 @@ type workerView struct {
 type queueView struct {
 	TaskQueue
 	expr  *Expr
-	match map[string]bool // worker SID -> TargetWorkers holds (memo for the pass)
+	match map[string]bool // worker SID -> TargetWorkers holds (memo)
 }
 
+// snapshot is the engine's cached picture of one workspace: a hint that
+// lets it match in memory. Every reservation re-checks it in the database.
 type snapshot struct {
 	ws        Workspace
 	workers   []*workerView // longest idle first
@@ -193,6 +197,13 @@ type snapshot struct {
 	queues    map[string]*queueView
 	workflows map[string]Workflow
 	channels  map[string]string // task channel SID -> unique name
+	room      map[string]int    // task channel SID -> workers with room on it
+}
+
+// wsState is a workspace's cached snapshot and when it was read.
+type wsState struct {
+	snap     *snapshot
+	loadedAt time.Time
 }
 
 type attrEntry struct {
@@ -256,6 +267,7 @@ func (s *Service) snapshot(ctx context.Context, wsSID string) (*snapshot, error)
 	for _, c := range chans {
 		snap.channels[c.SID] = c.UniqueName
 	}
+	snap.countRoom()
 	return snap, nil
 }
 
@@ -283,18 +295,49 @@ func (s *Service) loadChannels(ctx context.Context, snap *snapshot, wsSID, worke
 	return rows.Err()
 }
 
-// refreshWorker re-reads one worker after a conditional UPDATE found it changed.
+// refreshWorker re-reads one worker (after it changed, or after a
+// conditional UPDATE found the snapshot wrong about it).
 func (s *Service) refreshWorker(ctx context.Context, snap *snapshot, sid string) error {
 	w, err := getOne(ctx, s.db, "SELECT "+workerCols+" FROM tr_workers w WHERE w.sid = ?", scanWorker, sid)
-	if err != nil {
-		return err
-	}
 	v := snap.byID[sid]
+	switch {
+	case errors.Is(err, store.ErrNotFound) && v != nil:
+		i := slices.Index(snap.workers, v)
+		snap.workers = slices.Delete(snap.workers, i, i+1)
+		delete(snap.byID, sid)
+		snap.countRoom()
+		return nil
+	case err != nil:
+		return err
+	case v == nil:
+		v = &workerView{}
+		snap.byID[sid] = v
+		snap.workers = append(snap.workers, v)
+	}
 	v.Worker, v.attrs, v.channels = w, workerAttrs(w), map[string]*chanView{}
 	for _, q := range snap.queues {
 		delete(q.match, sid)
 	}
-	return s.loadChannels(ctx, snap, snap.ws.SID, sid)
+	if err := s.loadChannels(ctx, snap, snap.ws.SID, sid); err != nil {
+		return err
+	}
+	// Keep longest-idle-first order.
+	i := slices.Index(snap.workers, v)
+	snap.workers = slices.Delete(snap.workers, i, i+1)
+	j, _ := slices.BinarySearchFunc(snap.workers, v.IdleSince, func(x *workerView, t int64) int { return cmpInt(x.IdleSince, t) })
+	snap.workers = slices.Insert(snap.workers, j, v)
+	snap.countRoom()
+	return nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // hasRoom reports whether w may take one more task on channel.
@@ -304,15 +347,16 @@ func (snap *snapshot) hasRoom(w *workerView, channel string) bool {
 		(snap.ws.MultiTaskEnabled || w.ActiveTasks == 0)
 }
 
-func (snap *snapshot) anyRoom() bool {
+// countRoom counts, per task channel, the workers with room on it.
+func (snap *snapshot) countRoom() {
+	snap.room = map[string]int{}
 	for _, w := range snap.workers {
 		for ch := range w.channels {
 			if snap.hasRoom(w, ch) {
-				return true
+				snap.room[ch]++
 			}
 		}
 	}
-	return false
 }
 
 func (q *queueView) matches(w *workerView) bool {
@@ -327,45 +371,141 @@ func (q *queueView) matches(w *workerView) bool {
 // reserved records a reservation in the snapshot: less room, and the
 // worker is now the most recently busy.
 func (snap *snapshot) reserved(w *workerView, channel string, now int64) {
+	before := make(map[string]bool, len(w.channels))
+	for ch := range w.channels {
+		before[ch] = snap.hasRoom(w, ch)
+	}
 	w.channels[channel].assigned++
 	w.ActiveTasks++
 	w.IdleSince = now
+	for ch, had := range before {
+		if had && !snap.hasRoom(w, ch) {
+			snap.room[ch]--
+		}
+	}
 	i := slices.Index(snap.workers, w)
 	snap.workers = append(append(snap.workers[:i:i], snap.workers[i+1:]...), w)
 }
 
-// pass assigns what can be assigned in one workspace now.
-func (s *Service) pass(ctx context.Context, wsSID string) error {
-	snap, err := s.snapshot(ctx, wsSID)
+// state returns the workspace's snapshot, read again when asked to, when
+// it is older than Sweep (other nodes change workers too), or never read.
+func (s *Service) state(ctx context.Context, ws string, reload bool) (*snapshot, error) {
+	st := s.states[ws]
+	if st == nil || reload || time.Since(st.loadedAt) > s.opts.Sweep {
+		snap, err := s.snapshot(ctx, ws)
+		if err != nil {
+			delete(s.states, ws)
+			return nil, err
+		}
+		st = &wsState{snap: snap, loadedAt: time.Now()}
+		s.states[ws] = st
+	}
+	return st.snap, nil
+}
+
+// process does what was asked of one workspace: re-read changed workers,
+// then either a full pass or just the new tasks.
+func (s *Service) process(ctx context.Context, ws string, w *work) error {
+	snap, err := s.state(ctx, ws, w.reload)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted
+		return nil // the workspace was deleted
 	}
 	if err != nil {
 		return err
 	}
+	for sid := range w.workers {
+		if err := s.refreshWorker(ctx, snap, sid); err != nil {
+			return err
+		}
+	}
+	if w.full {
+		return s.pass(ctx, snap)
+	}
+	return s.assignTasks(ctx, snap, w.tasks)
+}
+
+// assignTasks tries the given tasks (new or re-routed) at once.
+func (s *Service) assignTasks(ctx context.Context, snap *snapshot, sids map[string]bool) error {
+	ids := make([]any, 0, len(sids))
+	for sid := range sids {
+		ids = append(ids, sid)
+	}
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 500)]
+		ids = ids[len(batch):]
+		tasks, err := queryAll(ctx, s.db, "SELECT "+taskBaseCols+" FROM tr_tasks t WHERE t.assignment_status = ? AND t.sid IN (?"+
+			repeat(", ?", len(batch)-1)+")", scanTaskBase, append([]any{StatusPending}, batch...)...)
+		if err != nil {
+			return err
+		}
+		if err := s.assignAll(ctx, snap, tasks, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pass assigns every pending task that a worker with room could take.
+func (s *Service) pass(ctx context.Context, snap *snapshot) error {
 	if err := s.advanceDueSteps(ctx, snap); err != nil {
 		return err
 	}
-	if !snap.anyRoom() {
+	queues := snap.queuesWithRoom()
+	if len(queues) == 0 {
 		return nil
 	}
 	tasks, err := queryAll(ctx, s.db, "SELECT "+taskBaseCols+` FROM tr_tasks t WHERE t.workspace_sid = ? AND t.assignment_status = ?
+		AND t.task_queue_sid IN (?`+repeat(", ?", len(queues)-1)+`)
 		ORDER BY t.step_priority DESC, t.virtual_start_time ASC, t.seq ASC LIMIT `+strconv.Itoa(maxPassTasks),
-		scanTaskBase, wsSID, StatusPending)
+		scanTaskBase, append([]any{snap.ws.SID, StatusPending}, queues...)...)
+	if err != nil || len(tasks) == 0 {
+		return err
+	}
+	excluded, err := s.excludedWorkers(ctx, snap.ws.SID)
 	if err != nil {
 		return err
 	}
-	if len(tasks) == 0 {
-		return nil
+	return s.assignAll(ctx, snap, tasks, excluded)
+}
+
+// queuesWithRoom lists the queues that match some worker with room.
+func (snap *snapshot) queuesWithRoom() []any {
+	var out []any
+	for sid, q := range snap.queues {
+		for _, w := range snap.workers {
+			if snap.anyChannelRoom(w) && q.matches(w) {
+				out = append(out, sid)
+				break
+			}
+		}
 	}
-	excluded, err := s.excludedWorkers(ctx, wsSID)
-	if err != nil {
-		return err
+	return out
+}
+
+func (snap *snapshot) anyChannelRoom(w *workerView) bool {
+	for ch := range w.channels {
+		if snap.hasRoom(w, ch) {
+			return true
+		}
+	}
+	return false
+}
+
+// assignAll serves tasks in priority and age order while there is room.
+func (s *Service) assignAll(ctx context.Context, snap *snapshot, tasks []Task, excluded map[string]map[string]bool) error {
+	if excluded == nil && len(tasks) > 0 {
+		var err error
+		if excluded, err = s.excludedFor(ctx, tasks); err != nil {
+			return err
+		}
 	}
 	snap.sortTasks(tasks)
 	noMatch := map[string]bool{}
 	for i := range tasks {
-		if ctx.Err() != nil || !snap.anyRoomFor(tasks[i].ChannelSID) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if snap.room[tasks[i].ChannelSID] == 0 {
 			continue
 		}
 		if err := s.assignOne(ctx, snap, &tasks[i], excluded[tasks[i].SID], noMatch); err != nil {
@@ -373,15 +513,6 @@ func (s *Service) pass(ctx context.Context, wsSID string) error {
 		}
 	}
 	return nil
-}
-
-func (snap *snapshot) anyRoomFor(channel string) bool {
-	for _, w := range snap.workers {
-		if snap.hasRoom(w, channel) {
-			return true
-		}
-	}
-	return false
 }
 
 // sortTasks orders tasks as they should be served: higher priority first,
@@ -408,6 +539,31 @@ func (snap *snapshot) sortTasks(tasks []Task) {
 		}
 		return a.VirtualStart < b.VirtualStart
 	})
+}
+
+// excludedFor maps each of tasks to the workers that rejected it.
+func (s *Service) excludedFor(ctx context.Context, tasks []Task) (map[string]map[string]bool, error) {
+	out := map[string]map[string]bool{}
+	for start := 0; start < len(tasks); start += 500 {
+		batch := tasks[start:min(len(tasks), start+500)]
+		args := []any{ResRejected}
+		for _, t := range batch {
+			args = append(args, t.SID)
+		}
+		rows, err := queryAll(ctx, s.db, "SELECT task_sid || ' ' || worker_sid FROM tr_reservations WHERE status = ? AND task_sid IN (?"+
+			repeat(", ?", len(batch)-1)+")", scanString, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			task, worker, _ := strings.Cut(r, " ")
+			if out[task] == nil {
+				out[task] = map[string]bool{}
+			}
+			out[task][worker] = true
+		}
+	}
+	return out, nil
 }
 
 // excludedWorkers maps each pending task to the workers that rejected
@@ -702,6 +858,7 @@ func (s *Service) reserve(ctx context.Context, snap *snapshot, t *Task, w *worke
 	if worker.Revision != w.Revision {
 		w.Worker.ActivitySID, w.Worker.ActivityName, w.Worker.Available, w.Worker.Revision =
 			worker.ActivitySID, worker.ActivityName, worker.Available, worker.Revision
+		snap.countRoom()
 	}
 	return nil
 }

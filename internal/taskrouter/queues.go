@@ -193,7 +193,7 @@ func (s *Service) UpdateTaskQueue(ctx context.Context, accountSID, wsSID, sid st
 	if err != nil {
 		return q, err
 	}
-	s.kick(wsSID)
+	s.kickReload(wsSID)
 	return s.TaskQueue(ctx, accountSID, wsSID, sid)
 }
 
@@ -317,7 +317,7 @@ func (s *Service) UpdateWorkflow(ctx context.Context, accountSID, wsSID, sid str
 			return w, err
 		}
 	}
-	s.kick(wsSID)
+	s.kickReload(wsSID)
 	return s.Workflow(ctx, accountSID, wsSID, sid)
 }
 

@@ -58,7 +58,7 @@ func (s *Service) moveReservation(ctx context.Context, q store.Querier, fx *effe
 		if err := releaseCapacity(ctx, q, r, now); err != nil {
 			return r, err
 		}
-		fx.kick(t.WorkspaceSID)
+		fx.kickWorker(t.WorkspaceSID, r.WorkerSID)
 	}
 	if err := s.reservationActivity(ctx, q, fx, t, r, to, workerActivitySID); err != nil {
 		return r, err

@@ -51,12 +51,13 @@ type Service struct {
 	opts  Options
 
 	mu      sync.Mutex
-	dirty   map[string]bool // workspaces the engine should look at
+	work    map[string]*work // what the engine has been asked to look at, by workspace
 	kickCh  chan struct{}
 	ended   []func(ctx context.Context, accountSID, workspaceSID, taskSID, status, attributes string)
 	cancel  context.CancelFunc
 	done    chan struct{}
 	cache   *parseCache
+	states  map[string]*wsState // the engine's cached snapshots (engine goroutine only)
 	wsCache sync.Map // workspace sid -> cachedWorkspace (event callback settings)
 
 	reservations atomic.Int64 // made by this node's engine (tests and benchmarks read it)
@@ -75,7 +76,7 @@ func New(db *store.DB, b bus.Bus, hooks *webhook.Client, logger *slog.Logger, op
 		logger = slog.Default()
 	}
 	return &Service{db: db, bus: b, hooks: hooks, log: logger.With("component", "taskrouter"), opts: opts,
-		dirty: map[string]bool{}, kickCh: make(chan struct{}, 1), cache: newParseCache()}
+		work: map[string]*work{}, kickCh: make(chan struct{}, 1), cache: newParseCache(), states: map[string]*wsState{}}
 }
 
 // SetBaseURL sets the public base URL (app calls it when mounting routes).
@@ -109,10 +110,36 @@ func (s *Service) Stop() {
 	s.cancel = nil
 }
 
-// kick asks the engine to look at a workspace soon.
-func (s *Service) kick(workspaceSID string) {
+// work is what the engine has been asked to do in one workspace.
+type work struct {
+	full    bool            // a pass over every pending task that some worker could take
+	reload  bool            // re-read the whole snapshot first (queues, workflows or workers changed)
+	tasks   map[string]bool // new or re-routed tasks to try at once
+	workers map[string]bool // workers to re-read before a full pass
+}
+
+// kickReq is one request for the engine.
+type kickReq struct {
+	ws, task, worker string
+	full, reload     bool
+}
+
+// request records a request and wakes the engine.
+func (s *Service) request(k kickReq) {
 	s.mu.Lock()
-	s.dirty[workspaceSID] = true
+	w := s.work[k.ws]
+	if w == nil {
+		w = &work{tasks: map[string]bool{}, workers: map[string]bool{}}
+		s.work[k.ws] = w
+	}
+	w.full = w.full || k.full || k.reload || k.worker != ""
+	w.reload = w.reload || k.reload
+	if k.task != "" {
+		w.tasks[k.task] = true
+	}
+	if k.worker != "" {
+		w.workers[k.worker] = true
+	}
 	s.mu.Unlock()
 	select {
 	case s.kickCh <- struct{}{}:
@@ -120,14 +147,17 @@ func (s *Service) kick(workspaceSID string) {
 	}
 }
 
-func (s *Service) takeDirty() []string {
+// kick asks for a full pass over a workspace.
+func (s *Service) kick(ws string) { s.request(kickReq{ws: ws, full: true}) }
+
+// kickReload asks for a full pass on a freshly read snapshot.
+func (s *Service) kickReload(ws string) { s.request(kickReq{ws: ws, reload: true}) }
+
+func (s *Service) takeWork() map[string]*work {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.dirty))
-	for ws := range s.dirty {
-		out = append(out, ws)
-	}
-	clear(s.dirty)
+	out := s.work
+	s.work = map[string]*work{}
 	return out
 }
 
@@ -152,18 +182,25 @@ type assignCall struct {
 type effects struct {
 	events  []Event
 	pushes  []push
-	kicks   map[string]bool
+	kicks   []kickReq
 	stats   map[string]string // workspace -> account
 	ended   []endedTask
 	assigns []assignCall
 }
 
-func (fx *effects) kick(ws string) {
-	if fx.kicks == nil {
-		fx.kicks = map[string]bool{}
-	}
-	fx.kicks[ws] = true
+// kick asks for a full pass after commit.
+func (fx *effects) kick(ws string) { fx.kicks = append(fx.kicks, kickReq{ws: ws, full: true}) }
+
+// kickTask asks the engine to try one task at once after commit.
+func (fx *effects) kickTask(ws, task string) { fx.kicks = append(fx.kicks, kickReq{ws: ws, task: task}) }
+
+// kickWorker asks the engine to re-read a worker and make a full pass.
+func (fx *effects) kickWorker(ws, worker string) {
+	fx.kicks = append(fx.kicks, kickReq{ws: ws, worker: worker})
 }
+
+// kickReload asks for a full pass on a freshly read snapshot.
+func (fx *effects) kickReload(ws string) { fx.kicks = append(fx.kicks, kickReq{ws: ws, reload: true}) }
 
 func (fx *effects) statsChanged(account, ws string) {
 	if fx.stats == nil {
@@ -206,8 +243,8 @@ func (s *Service) apply(ctx context.Context, fx *effects) {
 			}
 		}
 	}
-	for ws := range fx.kicks {
-		s.kick(ws)
+	for _, k := range fx.kicks {
+		s.request(k)
 	}
 }
 
@@ -374,7 +411,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, accountSID, sid string, p
 		return ws, fmt.Errorf("taskrouter: update workspace: %w", err)
 	}
 	s.wsCache.Delete(sid)
-	s.kick(sid)
+	s.kickReload(sid)
 	return s.Workspace(ctx, accountSID, sid)
 }
 
@@ -514,6 +551,7 @@ func (s *Service) CreateTaskChannel(ctx context.Context, accountSID, wsSID, uniq
 	if err != nil {
 		return c, err
 	}
+	s.kickReload(wsSID)
 	return s.TaskChannel(ctx, accountSID, wsSID, c.SID)
 }
 

@@ -103,7 +103,7 @@ func (s *Service) NewTask(ctx context.Context, accountSID, wsSID string, p TaskP
 			}
 		}
 		fx.statsChanged(accountSID, wsSID)
-		fx.kick(wsSID)
+		fx.kickTask(wsSID, t.SID)
 		return nil
 	})
 	if err != nil {
@@ -338,7 +338,7 @@ func (s *Service) updateTaskFields(ctx context.Context, q store.Querier, fx *eff
 	} else if ok {
 		s.pushReservation(fx, "task.updated", r, t)
 	}
-	fx.kick(t.WorkspaceSID)
+	fx.kickTask(t.WorkspaceSID, t.SID)
 	return t, nil
 }
 

@@ -56,9 +56,7 @@ func (s *Service) CreateWorker(ctx context.Context, accountSID, wsSID, name, act
 			}
 		}
 		fx.statsChanged(accountSID, wsSID)
-		if act.Available {
-			fx.kick(wsSID)
-		}
+		fx.kickWorker(wsSID, sid)
 		return nil
 	})
 	if err != nil {
@@ -184,7 +182,7 @@ func (s *Service) UpdateWorker(ctx context.Context, accountSID, wsSID, sid strin
 				return err
 			}
 			fx.pushWorker("worker.attributes.update", accountSID, wsSID, sid, urls{s.opts.BaseURL}.worker(w))
-			fx.kick(wsSID)
+			fx.kickWorker(wsSID, sid)
 		}
 		if act != nil && act.SID != w.ActivitySID {
 			if _, err := s.setActivity(ctx, q, fx, w, *act); err != nil {
@@ -223,9 +221,7 @@ func (s *Service) setActivity(ctx context.Context, q store.Querier, fx *effects,
 	}
 	fx.pushWorker("worker.activity.update", w.AccountSID, w.WorkspaceSID, w.SID, urls{s.opts.BaseURL}.worker(w))
 	fx.statsChanged(w.AccountSID, w.WorkspaceSID)
-	if act.Available {
-		fx.kick(w.WorkspaceSID)
-	}
+	fx.kickWorker(w.WorkspaceSID, w.SID)
 	return w, nil
 }
 
@@ -269,6 +265,7 @@ func (s *Service) DeleteWorker(ctx context.Context, accountSID, wsSID, sid, ifMa
 			return err
 		}
 		fx.statsChanged(accountSID, wsSID)
+		fx.kickReload(wsSID)
 		return nil
 	})
 }
@@ -335,7 +332,7 @@ func (s *Service) UpdateWorkerChannel(ctx context.Context, accountSID, wsSID, wo
 		}
 		fx.pushWorker("worker.capacity.update", accountSID, wsSID, workerSID, urls{s.opts.BaseURL}.workerChannel(c))
 		fx.statsChanged(accountSID, wsSID)
-		fx.kick(wsSID)
+		fx.kickWorker(wsSID, workerSID)
 		out = c
 		return nil
 	})

@@ -30,6 +30,7 @@ func TestWebchat(t *testing.T) {
 		c.GuestTokenTTL = time.Minute // the shortest allowed: the widget renews it after 48 s
 		c.RealtimeTokenWarning = 5 * time.Second
 		c.GuestTokenRate = 0
+		c.RealtimeIdentityRate, c.RealtimeChannelRate = 0, 0 // the tests' agents send in bursts
 	})
 	if srv.App.FlexSetup.FlexFlowSID == "" {
 		t.Fatal("the server has no default Flex setup, so the demo page has no widget")

@@ -339,9 +339,10 @@ class Panel {
     this.focusView();
   }
 
-  transcriptButton() {
+  /** @param {string} [className] */
+  transcriptButton(className) {
     if (this.opts.transcript === false) return null;
-    const b = h("button", { type: "button" }, this.strings.transcript);
+    const b = h("button", { type: "button", className }, this.strings.transcript);
     b.addEventListener("click", () => this.downloadTranscript());
     return b;
   }
@@ -513,6 +514,7 @@ class Panel {
     this.composer.hidden = true;
     this.actions.hidden = true;
     this.system(s.chatEnded);
+    this.sub.textContent = s.chatEnded;
     this.w.emit("engagementEnded", this.sid);
     const box = this.endedBox;
     clear(box);
@@ -521,7 +523,7 @@ class Panel {
     if (this.postConfig) box.appendChild(this.survey());
     const again = h("button", { type: "button", className: "primary" }, s.newChat);
     again.addEventListener("click", () => this.newChat());
-    append(box, this.transcriptButton(), again);
+    append(box, this.transcriptButton("secondary"), again);
     box.hidden = false;
     this.scroll();
     if (this.visible) note.focus();
