@@ -131,5 +131,3 @@ func at(s []string, i int) string {
 	}
 	return "(nothing)"
 }
-
-func accessibility(t *testing.T, browser context.Context, srv *parleytest.Server) {}

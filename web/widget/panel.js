@@ -119,7 +119,7 @@ class Panel {
     this.body = h("div", { className: "body" });
     this.el = h("section", { className: "panel", id: "parley-panel", role: "dialog", "aria-modal": "false",
       "aria-labelledby": "pw-title", "aria-describedby": "pw-sub", hidden: true },
-      h("header", {}, h("div", { className: "heading" }, this.title, this.sub), close), this.banner, this.body);
+      h("div", { className: "head" }, h("div", { className: "heading" }, this.title, this.sub), close), this.banner, this.body);
     this.el.addEventListener("keydown", (ev) => { if (ev.key === "Escape") this.w.close(); });
     root.appendChild(this.el);
     this.setBody(h("p", { className: "pre" }, s.loading));
@@ -305,7 +305,7 @@ class Panel {
     this.messages = [];
     this.readUpTo = -1;
     this.lastAuthor = "";
-    this.log = h("ol", { className: "log", role: "log", "aria-live": "polite", "aria-label": s.messagesLabel, tabindex: "0" });
+    this.log = h("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": s.messagesLabel, tabindex: "0" });
     this.typingEl = h("p", { className: "typing", "aria-live": "polite" });
     this.input = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "pw-input", rows: 1, placeholder: s.inputPlaceholder, maxlength: "32768" }));
     const form = h("form", { className: "composer" }, h("label", { htmlFor: "pw-input", className: "sr-only" }, s.inputLabel),
@@ -349,7 +349,7 @@ class Panel {
 
   /** @param {string} text */
   system(text) {
-    const li = h("li", { className: "msg system" }, text);
+    const li = h("div", { className: "msg system" }, text);
     this.log.appendChild(li);
     this.scroll();
     return li;
@@ -406,13 +406,13 @@ class Panel {
 
   /** @param {any} m @param {"own"|"agent"|"system"} kind */
   messageEl(m, kind) {
-    if (kind === "system") return h("li", { className: "msg system" }, m.body);
+    if (kind === "system") return h("div", { className: "msg system" }, m.body);
     const who = kind === "own" ? this.strings.you : this.nameOf(m.from);
     const time = h("time", {});
     setTime(/** @type {HTMLTimeElement} */ (time), m.date_created);
     const showAuthor = kind === "agent" && this.lastAuthor !== m.from;
     this.lastAuthor = m.from;
-    return h("li", { className: "msg " + kind, "data-index": m.index === undefined ? null : m.index },
+    return h("div", { className: "msg " + kind, "data-index": m.index === undefined ? null : m.index },
       showAuthor ? h("span", { className: "author" }, who) : h("span", { className: "sr-only" }, who),
       h("div", { className: "bubble" }, linkify(String(m.body || ""))),
       h("span", { className: "meta" }, time, kind === "own" ? h("span", { className: "status" }, m.index === undefined ? this.strings.sending : this.strings.sent) : null));

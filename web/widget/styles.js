@@ -6,11 +6,11 @@ export const PANEL_CSS = `
  height:min(600px,calc(100vh - 120px));display:flex;flex-direction:column;background:var(--pw-bg,#fff);
  color:var(--pw-text,#1d2433);border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.28);overflow:hidden}
 .panel[hidden]{display:none}
-header{display:flex;align-items:center;gap:8px;padding:12px 16px;background:var(--pw-primary,#1a56c4);color:var(--pw-on-primary,#fff)}
-header .heading{flex:1;min-width:0}
-header h2{margin:0;font-size:17px;font-weight:600}
-header .sub{margin:0;font-size:13px}
-header button{background:transparent;border:0;color:inherit;font-size:22px;line-height:1;cursor:pointer;padding:4px 8px;border-radius:6px}
+.head{display:flex;align-items:center;gap:8px;padding:12px 16px;background:var(--pw-primary,#1a56c4);color:var(--pw-on-primary,#fff)}
+.head .heading{flex:1;min-width:0}
+.head h2{margin:0;font-size:17px;font-weight:600}
+.head .sub{margin:0;font-size:13px}
+.head button{background:transparent;border:0;color:inherit;font-size:22px;line-height:1;cursor:pointer;padding:4px 8px;border-radius:6px}
 button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible,a:focus-visible,[tabindex]:focus-visible{outline:3px solid var(--pw-focus,#f5a623);outline-offset:2px}
 .banner{margin:0;padding:8px 16px;background:#fff4ce;color:#3d2e00;font-size:14px;display:flex;gap:8px;align-items:center}
 .banner button{margin-inline-start:auto}
@@ -34,7 +34,7 @@ button.primary,button.secondary{font:inherit;font-weight:600;border-radius:6px;p
 button.primary{background:var(--pw-primary,#1a56c4);color:var(--pw-on-primary,#fff);border:0}
 button.secondary{background:transparent;color:var(--pw-primary-text,#1a4fb0);border:1px solid currentColor}
 button:disabled{opacity:.6;cursor:default}
-.log{list-style:none;margin:0;padding:12px;display:flex;flex-direction:column;gap:8px}
+.log{margin:0;padding:12px;display:flex;flex-direction:column;gap:8px}
 .msg{max-width:80%;display:flex;flex-direction:column;gap:2px}
 .msg .bubble{padding:8px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere;unicode-bidi:plaintext}
 .msg.own{align-self:flex-end;align-items:flex-end}
