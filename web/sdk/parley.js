@@ -448,9 +448,11 @@ export class ParleyClient {
     return ch ? Math.max(ch.lastIndex, -1) : -1;
   }
 
-  /** Close for good. */
+  /** Close for good: unacknowledged sends are rejected. */
   close() {
     this.setState("closed");
+    for (const s of this.unacked.values()) s.reject(new ParleyError({ code: 0, status: 0, message: "client closed" }));
+    this.unacked.clear();
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.watchdog);
     const ws = this.ws;
