@@ -226,3 +226,23 @@ func FuzzParseDefinition(f *testing.F) {
 		}
 	})
 }
+
+// Templates come from flows and their inputs from visitors: whatever
+// either holds, rendering returns (an error at worst), never panics or
+// runs away.
+func FuzzRenderTemplate(f *testing.F) {
+	for _, seed := range []string{"{{trigger.message.Body}}", "{% for i in (1..5) %}{{i}}{% endfor %}", "{% include 'x' %}",
+		"{{ 'a' | append: trigger.message.Body | upcase }}", "{% if a %}{% else %}", "{{", "{% for i in (1..n) %}{% endfor %}",
+		"{% case x %}{% when 1 %}one{% endcase %}", "{{ 10 | divided_by: 0 }}", "{% cycle 'a','b' %}"} {
+		f.Add(seed, "1000")
+	}
+	f.Fuzz(func(t *testing.T, src, input string) {
+		ctx := map[string]any{"n": input, "x": input, "a": input,
+			"trigger": map[string]any{"message": map[string]any{"Body": input}}}
+		out, err := renderTemplate(src, ctx)
+		if err == nil && len(out) > maxRenderBytes {
+			t.Fatalf("rendered %d bytes", len(out))
+		}
+		_ = checkTemplate(src)
+	})
+}
