@@ -96,3 +96,25 @@ func FuzzClaims(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNormalizeOrigin: an accepted origin is scheme://host[:port] and
+// normalizing it again changes nothing (so stored and presented origins
+// compare equal).
+func FuzzNormalizeOrigin(f *testing.F) {
+	for _, s := range []string{"https://Shop.Example.com:443", "http://localhost:8080/", "null", "https://a@b", "http://[::1]:80", "HTTPS://X.EXAMPLE"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, ok := NormalizeOrigin(in)
+		if !ok {
+			return
+		}
+		again, ok2 := NormalizeOrigin(out)
+		if !ok2 || again != out {
+			t.Fatalf("%q -> %q -> %q (%v)", in, out, again, ok2)
+		}
+		if !strings.HasPrefix(out, "http://") && !strings.HasPrefix(out, "https://") || strings.Count(out, "/") != 2 {
+			t.Fatalf("%q normalized to %q", in, out)
+		}
+	})
+}

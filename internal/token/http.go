@@ -33,9 +33,9 @@ type handlers struct {
 	rt *rest.Router
 }
 
-// guestJSON is the token payload the Flex WebChat UI keeps:
-// {token, identity, roles, expiration}.
-type guestJSON struct {
+// GuestToken is what the guest endpoints answer, the token payload the
+// Flex WebChat UI keeps: {token, identity, roles, expiration}.
+type GuestToken struct {
 	Token      string    `json:"token"`
 	Identity   string    `json:"identity"`
 	Roles      []string  `json:"roles"`
@@ -166,25 +166,25 @@ func (s *Service) verifyFor(r *http.Request, acct, raw string) (*rest.Principal,
 // MintGuest issues a guest token for the account: for identity (a fresh
 // random one when empty) and chatService (the account's default chat
 // service when empty and one is plugged in).
-func (s *Service) MintGuest(ctx context.Context, acct, identity, chatService string) (guestJSON, error) {
+func (s *Service) MintGuest(ctx context.Context, acct, identity, chatService string) (GuestToken, error) {
 	if identity == "" {
 		identity = "guest_" + rest.RandomHex(16)
 	}
 	if chatService == "" && s.opts.ChatServices != nil {
 		if err := s.requireAccount(ctx, acct); err != nil {
-			return guestJSON{}, err
+			return GuestToken{}, err
 		}
 		var err error
 		if chatService, err = s.opts.ChatServices.DefaultChatService(ctx, acct); err != nil {
-			return guestJSON{}, err
+			return GuestToken{}, err
 		}
 	}
 	raw, exp, err := s.Mint(ctx, Grant{AccountSID: acct, Identity: identity, TTL: s.opts.GuestTTL,
 		ChatServiceSID: chatService, Guest: true})
 	if err != nil {
-		return guestJSON{}, err
+		return GuestToken{}, err
 	}
-	return guestJSON{Token: raw, Identity: identity, Roles: []string{"guest"}, Expiration: rest.Time(exp)}, nil
+	return GuestToken{Token: raw, Identity: identity, Roles: []string{"guest"}, Expiration: rest.Time(exp)}, nil
 }
 
 // validationJSON answers /Tokens/validate.
