@@ -118,7 +118,9 @@ func New(url string, opts Options) (*Bus, error) {
 			b.log.Info("nats connected", slog.String("server", nc.ConnectedUrlRedacted()))
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-			b.log.Warn("nats disconnected; reconnecting", slog.Any("error", err))
+			if !b.closed.Load() { // Close disconnects too: that is no news
+				b.log.Warn("nats disconnected; reconnecting", slog.Any("error", err))
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			b.log.Info("nats reconnected", slog.String("server", nc.ConnectedUrlRedacted()))
