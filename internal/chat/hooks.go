@@ -75,7 +75,7 @@ func (s *Service) pre(ctx context.Context, c caller, in Instance, event string, 
 	if !c.hooks || in.PreWebhookURL == "" || !slices.Contains(in.WebhookFilters, event) || s.hooks == nil {
 		return res, nil
 	}
-	s.common(params, c, in, event, in.PreWebhookRetryCount)
+	s.common(params, c, in, event)
 	ctx, cancel := context.WithTimeout(ctx, preTimeout)
 	defer cancel()
 	answer, err := s.hooks.Call(ctx, webhook.Request{AccountSID: in.AccountSID, URL: in.PreWebhookURL,
@@ -96,13 +96,14 @@ func (s *Service) pre(ctx context.Context, c caller, in Instance, event string, 
 	return res, nil
 }
 
-// common adds the parameters every Chat webhook carries.
-func (s *Service) common(params url.Values, c caller, in Instance, event string, retries int) {
+// common adds the parameters every Chat webhook carries. RetryCount is
+// always 0: a retry resends the same signed request (internal/webhook).
+func (s *Service) common(params url.Values, c caller, in Instance, event string) {
 	params.Set("EventType", event)
 	params.Set("AccountSid", in.AccountSID)
 	params.Set("InstanceSid", in.SID)
 	params.Set("Source", c.source)
-	params.Set("RetryCount", strconv.Itoa(retries))
+	params.Set("RetryCount", "0")
 	if c.identity != "" {
 		params.Set("ClientIdentity", c.identity)
 	}
@@ -117,7 +118,7 @@ func (s *Service) post(c caller, in Instance, hooks []Webhook, event string, par
 	}
 	if s.hooks != nil && in.PostWebhookURL != "" && slices.Contains(in.WebhookFilters, event) {
 		p := clone(params)
-		s.common(p, c, in, event, in.PostWebhookRetryCount)
+		s.common(p, c, in, event)
 		s.hooks.Send(webhook.Request{AccountSID: in.AccountSID, URL: in.PostWebhookURL, Method: in.WebhookMethod,
 			Params: p, Retries: in.PostWebhookRetryCount})
 	}
@@ -143,7 +144,7 @@ func (s *Service) channelHook(c caller, in Instance, h Webhook, event string, pa
 		return
 	}
 	p := clone(params)
-	s.common(p, c, in, event, h.RetryCount)
+	s.common(p, c, in, event)
 	p.Set("WebhookSid", h.SID)
 	p.Set("WebhookType", h.Type)
 	s.hooks.Send(webhook.Request{AccountSID: in.AccountSID, URL: h.URL, Method: h.Method, Params: p, Retries: h.RetryCount})

@@ -116,7 +116,8 @@ func setupHooks(t *testing.T, srv *parleytest.Server) *chatSetup {
 	}
 	s := &chatSetup{srv: srv, tw: tw, is: *svc.Sid, hooks: h, preHook: h.URL + "/pre", postHook: h.URL + "/post?x=1"}
 	_, err = tw.UpdateService(s.is, &chatv2.UpdateServiceParams{PreWebhookUrl: &s.preHook, PostWebhookUrl: &s.postHook,
-		WebhookFilters: &[]string{"onMessageSend", "onMessageSent", "onMemberAdded"}, PreWebhookRetryCount: ptr(1)})
+		WebhookFilters: &[]string{"onMessageSend", "onMessageSent", "onMemberAdded"}, PreWebhookRetryCount: ptr(1),
+		PostWebhookRetryCount: ptr(1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +136,8 @@ func TestServiceWebhooks(t *testing.T) {
 		s := setupHooks(t, srv)
 		s.hooks.answer = func(p url.Values, attempt int) (int, string) {
 			switch {
+			case p.Get("EventType") == "onMessageSent" && p.Get("Body") == "loud" && attempt == 1:
+				return 503, "" // retried: PostWebhookRetryCount is 1
 			case p.Get("EventType") != "onMessageSend":
 				return 200, ""
 			case strings.Contains(p.Get("Body"), "spam"):
@@ -156,6 +159,7 @@ func TestServiceWebhooks(t *testing.T) {
 			XTwilioWebhookEnabled: ptr("true")}); err != nil {
 			t.Fatal(err)
 		}
+		s.hooks.next("onMessageSent") // the attempt answered 503
 		p := s.hooks.next("onMessageSent")
 		if p.Get("Body") != "loud" || p.Get("Index") != "1" || p.Get("ChannelSid") != s.ch || p.Get("InstanceSid") != s.is ||
 			p.Get("AccountSid") != srv.AccountSID || p.Get("Source") != "API" || p.Get("From") != "agent" || !rest.IsSID("IM", p.Get("MessageSid")) {
@@ -189,6 +193,9 @@ func TestServiceWebhooks(t *testing.T) {
 		msgs, _ := s.tw.ListMessage(s.is, s.ch, nil)
 		if len(msgs) != 4 {
 			t.Fatalf("%d messages stored, want 4 (the refused one is not)", len(msgs))
+		}
+		if n := s.hooks.count(func(p url.Values) bool { return p.Get("EventType") == "onMessageSent" && p.Get("Body") == "loud" }); n != 2 {
+			t.Fatalf("post-event delivered %d times, want 2 (one retry after a 503)", n)
 		}
 		if n := s.hooks.count(func(p url.Values) bool { return p.Get("Body") == "quiet" }); n != 0 {
 			t.Fatalf("a REST send without the header fired %d webhooks", n)

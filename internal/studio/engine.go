@@ -193,16 +193,12 @@ func (s *Service) CreateExecution(ctx context.Context, accountSID, flowSID strin
 // start creates an execution leased to this node and runs it in the
 // background.
 func (s *Service) start(ctx context.Context, accountSID, flowSID, trigger string, fill func(FlowRecord, *Execution)) (Execution, error) {
-	flow, revision, err := s.published(ctx, accountSID, flowSID)
-	if err != nil {
-		return Execution{}, err
-	}
-	rec, err := getFlow(ctx, s.db, accountSID, flowSID)
+	flow, rec, err := s.published(ctx, accountSID, flowSID)
 	if err != nil {
 		return Execution{}, err
 	}
 	now := store.Now()
-	e := Execution{SID: rest.NewSID("FN"), AccountSID: accountSID, FlowSID: flowSID, FlowRevision: revision, Status: "active",
+	e := Execution{SID: rest.NewSID("FN"), AccountSID: accountSID, FlowSID: flowSID, FlowRevision: rec.Revision, Status: "active",
 		Trigger: trigger, State: flow.Def.InitialState, WaitAfterIndex: -1, DateCreated: now, DateUpdated: now}
 	fill(rec, &e)
 	e.ContactSID = contactSID(accountSID, e.ContactAddress)
@@ -264,13 +260,13 @@ func (s *Service) advance(ctx context.Context, sid, token string) (more bool, er
 	if err != nil {
 		return false, err
 	}
-	rec, err := getRevision(ctx, s.db, e.AccountSID, e.FlowSID, strconv.Itoa(e.FlowRevision))
-	if err != nil {
-		return false, err
+	flow, err := s.revision(ctx, e.AccountSID, e.FlowSID, e.FlowRevision)
+	var invalid *InvalidDefinition
+	if errors.As(err, &invalid) {
+		return false, s.fail(ctx, &e, token, nil, err) // it will never run
 	}
-	flow, err := s.compiled(rec)
 	if err != nil {
-		return false, s.fail(ctx, &e, token, nil, err)
+		return false, err // the timer loop tries again once the lease expires
 	}
 	x := &run{svc: s, exec: &e, flow: flow}
 	if e.WaitKind != "" {

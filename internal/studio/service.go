@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -318,31 +319,47 @@ func (s *Service) SetTestUsers(ctx context.Context, accountSID, flowSID string, 
 	return s.Flow(ctx, accountSID, flowSID)
 }
 
-// published returns the compiled latest published revision of a flow.
-func (s *Service) published(ctx context.Context, accountSID, flowSID string) (*Flow, int, error) {
+// published returns the latest published revision of a flow, compiled.
+func (s *Service) published(ctx context.Context, accountSID, flowSID string) (*Flow, FlowRecord, error) {
 	rec, err := getRevision(ctx, s.db, accountSID, flowSID, "LatestPublished")
 	if errors.Is(err, ErrNotFound) {
 		if _, ferr := getFlow(ctx, s.db, accountSID, flowSID); ferr != nil {
-			return nil, 0, ferr
+			return nil, rec, ferr
 		}
-		return nil, 0, ErrNotPublished
+		return nil, rec, ErrNotPublished
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, rec, err
 	}
 	f, err := s.compiled(rec)
-	return f, rec.Revision, err
+	return f, rec, err
+}
+
+// revision returns a compiled revision, from the cache when it can:
+// revisions never change once saved.
+func (s *Service) revision(ctx context.Context, accountSID, flowSID string, revision int) (*Flow, error) {
+	if f := s.cached(flowSID, revision); f != nil {
+		return f, nil
+	}
+	rec, err := getRevision(ctx, s.db, accountSID, flowSID, strconv.Itoa(revision))
+	if err != nil {
+		return nil, err
+	}
+	return s.compiled(rec)
+}
+
+func (s *Service) cached(flowSID string, revision int) *Flow {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	return s.cache[fmt.Sprintf("%s:%d", flowSID, revision)]
 }
 
 // compiled returns the revision's flow, compiling it once.
 func (s *Service) compiled(rec FlowRecord) (*Flow, error) {
-	key := fmt.Sprintf("%s:%d", rec.SID, rec.Revision)
-	s.cacheMu.Lock()
-	f := s.cache[key]
-	s.cacheMu.Unlock()
-	if f != nil {
+	if f := s.cached(rec.SID, rec.Revision); f != nil {
 		return f, nil
 	}
+	key := fmt.Sprintf("%s:%d", rec.SID, rec.Revision)
 	f, problems := ParseDefinition(rec.Definition)
 	if len(problems) > 0 {
 		// Saved definitions were valid; this one no longer is (a newer
