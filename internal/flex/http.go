@@ -15,6 +15,10 @@ func (s *Service) Routes(rt *rest.Router) {
 	rt.Handle("GET /flex-api/v1/FlexFlows/{Sid}", h.fetchFlow)
 	rt.Handle("POST /flex-api/v1/FlexFlows/{Sid}", h.updateFlow)
 	rt.Handle("DELETE /flex-api/v1/FlexFlows/{Sid}", h.deleteFlow)
+	// The web chat widget's configuration: read by the widget from any site.
+	rt.Public("GET /flex-api/v1/FlexFlows/{Sid}/WebChatConfiguration", h.fetchWebChatConfig)
+	rt.Handle("POST /flex-api/v1/FlexFlows/{Sid}/WebChatConfiguration", h.updateWebChatConfig)
+	rt.Handle("DELETE /flex-api/v1/FlexFlows/{Sid}/WebChatConfiguration", h.deleteWebChatConfig)
 
 	// The widget calls WebChannels from the website's origin.
 	rt.Public("OPTIONS /flex-api/v1/WebChannels", preflight)
