@@ -192,6 +192,8 @@ func (a *App) routes() http.Handler {
 	a.Chat.Routes(rt)
 	a.Realtime.Routes(rt)
 	mux.Handle(web.Pattern, a.Static)
+	mux.Handle(web.LoaderPattern, a.Static.Loader())
+	mux.Handle(web.DemoPattern, a.Static.Demo(web.DemoSite{AccountSID: a.Main.SID, FlexFlowSID: a.FlexSetup.FlexFlowSID}))
 	a.TaskRouter.Routes(rt)
 	a.Studio.Routes(rt)
 	a.Flex.Routes(rt)
