@@ -119,6 +119,9 @@ func TestBadTokensRefused(t *testing.T) {
 		if ok := with(func(*forged) {}); !accepted(t, srv, ok) {
 			t.Fatal("the good forged token is refused; the cases below would prove nothing")
 		}
+		if skewed := with(func(f *forged) { f.claims["nbf"] = now.Add(10 * time.Second).Unix() }); !accepted(t, srv, skewed) {
+			t.Error("a token minted by a host whose clock is 10s ahead is refused")
+		}
 		for _, c := range cases {
 			for _, header := range []bool{false, true} {
 				status, body := whoami(t, srv, srv.AccountSID, c.raw, header)

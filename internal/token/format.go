@@ -23,6 +23,9 @@ const (
 	// MaxTokenBytes bounds what the parser reads: real tokens are a few
 	// hundred bytes, and a bound keeps hostile input cheap to refuse.
 	MaxTokenBytes = 4096
+	// notBeforeLeeway tolerates a minting host whose clock runs a little
+	// ahead: twilio-go sets nbf to its own "now". exp gets no leeway.
+	notBeforeLeeway = 30 * time.Second
 	// maxIdentity bounds the identity claim (Twilio's Chat identities are
 	// at most 256 characters).
 	maxIdentity = 256
@@ -178,7 +181,7 @@ func checkClaims(c *claims, now time.Time) error {
 	if t >= exp {
 		return refuse(CodeExpired, "Access Token expired")
 	}
-	if c.NotBefore != nil && t < float64(*c.NotBefore) {
+	if c.NotBefore != nil && t+notBeforeLeeway.Seconds() < float64(*c.NotBefore) {
 		return refuse(CodeNotYetValid, "Access Token not yet valid")
 	}
 	if c.Grants == nil {

@@ -68,7 +68,7 @@ func (s *Service) fromCache(ctx context.Context, raw string) (*rest.Principal, b
 		return nil, false
 	}
 	now := s.now()
-	if !now.Before(e.p.ExpiresAt) || (!e.nbf.IsZero() && now.Before(e.nbf)) {
+	if !now.Before(e.p.ExpiresAt) || (!e.nbf.IsZero() && now.Add(notBeforeLeeway).Before(e.nbf)) {
 		return nil, false
 	}
 	k, err := s.lookup(ctx, e.p.CredentialSID)
