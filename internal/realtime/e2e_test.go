@@ -577,7 +577,9 @@ func TestRealtimeDeadPeerAndHostileFrames(t *testing.T) {
 		code websocket.StatusCode
 	}{
 		{"binary frame", func(c *wsClient) error { return c.conn.Write(t.Context(), websocket.MessageBinary, []byte("{}")) }, websocket.StatusUnsupportedData},
-		{"garbage before auth", func(c *wsClient) error { return c.conn.Write(t.Context(), websocket.MessageText, []byte("GET / HTTP/1.1")) }, realtime.CloseBadFrame},
+		{"garbage before auth", func(c *wsClient) error {
+			return c.conn.Write(t.Context(), websocket.MessageText, []byte("GET / HTTP/1.1"))
+		}, realtime.CloseBadFrame},
 		{"frame over the limit", func(c *wsClient) error {
 			return c.conn.Write(t.Context(), websocket.MessageText, []byte(`{"v":1,"type":"auth","token":"`+strings.Repeat("x", 200<<10)+`"}`))
 		}, websocket.StatusMessageTooBig},

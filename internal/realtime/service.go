@@ -6,9 +6,11 @@
 //
 // The parts: protocol.go is the frame codec (pure, fuzzed); session.go is
 // one client's state machine, driven by its frames, bus events and timers
-// and writing to a transport, so tests drive it without a socket;
-// socket.go adapts a WebSocket to it; this file is the hub that routes
-// bus events to sessions.
+// and writing to a transport, so tests drive it without a socket
+// (delivery.go: subscriptions, replay, gap fills and event ordering;
+// frames.go: send, typing, history); outbox.go is a socket's bounded
+// queue; socket.go adapts a WebSocket to the session; this file is the
+// hub that routes bus events to sessions.
 //
 // Lock order: session.mu before Service.mu. The hub copies the sessions
 // it delivers to under Service.mu and calls them after releasing it.
