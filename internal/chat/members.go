@@ -37,10 +37,7 @@ func (s *Service) createMember(ctx context.Context, c caller, serviceSID, channe
 		if err := ensureUser(ctx, q, u); err != nil {
 			return err
 		}
-		if err := insertMember(ctx, q, m); err != nil {
-			return err
-		}
-		return addCount(ctx, q, ch.SID, "members_count", 1)
+		return insertMember(ctx, q, m)
 	})
 	if err != nil {
 		return m, wrap("add member", conflict(err, codeMemberExists, "Member %q already exists in channel %s", m.Identity, ch.SID))
@@ -51,15 +48,18 @@ func (s *Service) createMember(ctx context.Context, c caller, serviceSID, channe
 	return m, nil
 }
 
-// checkMemberLimits applies the service's Limits.ChannelMembers and
-// Limits.UserChannels inside the adding transaction.
+// checkMemberLimits counts the new member and applies the service's
+// Limits.ChannelMembers and Limits.UserChannels inside the adding
+// transaction. Bumping members_count first locks the channel row, so
+// concurrent adds cannot both take the last place.
 func checkMemberLimits(ctx context.Context, q store.Querier, in Instance, channelSID, identity string) error {
 	var members int
-	if err := q.QueryRowContext(ctx, "SELECT members_count FROM chat_channels WHERE sid = ?", channelSID).Scan(&members); err != nil {
-		return err
+	if err := q.QueryRowContext(ctx, "UPDATE chat_channels SET members_count = members_count + 1 WHERE sid = ? RETURNING members_count",
+		channelSID).Scan(&members); err != nil {
+		return store.NoRows(err)
 	}
-	if members >= in.LimitChannelMembers {
-		return tooMany("Channel %s has %d members, the service's limit (Limits.ChannelMembers)", channelSID, members)
+	if members > in.LimitChannelMembers {
+		return tooMany("Channel %s has %d members, the service's limit (Limits.ChannelMembers)", channelSID, members-1)
 	}
 	n, err := countUserChannels(ctx, q, in.SID, identity)
 	if err != nil {

@@ -394,3 +394,42 @@ func isStatus(err error, status int) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Limits.ChannelMembers holds when many identities join at once.
+func TestMemberLimitUnderConcurrentJoins(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		if _, err := f.s.updateInstance(ctx, system(f.account), f.is, func(in *Instance) error {
+			in.LimitChannelMembers = 3
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		joined, refused := 0, 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := f.s.createMember(ctx, system(f.account), f.is, f.ch, Member{Identity: fmt.Sprint("m", i), Attributes: "{}"})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					joined++
+				case isStatus(err, 403):
+					refused++
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		_, ch, err := f.s.channel(ctx, system(f.account), f.is, f.ch)
+		if joined != 3 || refused != 5 || err != nil || ch.MembersCount != 3 {
+			t.Fatalf("joined %d, refused %d, members_count %d (%v); want 3, 5, 3", joined, refused, ch.MembersCount, err)
+		}
+	})
+}
