@@ -100,12 +100,15 @@ func benchAssignment(b *testing.B, backend string) {
 	}
 	s := New(db, nil, nil, quietLogger(), Options{BaseURL: "http://parley.test"})
 	acct := rest.NewSID("AC")
+	t0 := time.Now()
 	ws, wf := benchSetup(b, s, acct)
 	s.Start()
 	defer s.Stop()
+	t1 := time.Now()
 
 	// The backlog nobody can take.
 	backlog(b, s, acct, ws, wf, 10000)
+	b.Logf("setup %v, backlog %v", t1.Sub(t0), time.Since(t1))
 
 	burst := &latencies{created: map[string]time.Time{}, done: make(chan struct{}), want: 10000}
 	s.onReserved = burst.reserved

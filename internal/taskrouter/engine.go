@@ -789,7 +789,10 @@ func (s *Service) advanceStep(ctx context.Context, taskSID string, revision int6
 // in-memory match relied on is re-checked by a conditional UPDATE under
 // the row's lock: the task is still pending at the same revision, the
 // channel still has room, the worker is still available with the same
-// attributes. Lock order: task, (new reservation), channel, worker.
+// attributes. Lock order: task, channel, worker, (new reservation). On
+// PostgreSQL an UPDATE that meets a row another transaction holds waits
+// for it and re-checks its WHERE clause on the committed row, so two nodes
+// racing for one task or one worker's last slot cannot both win.
 func (s *Service) reserve(ctx context.Context, snap *snapshot, t *Task, w *workerView, q *queueView, wf Workflow) error {
 	now := store.Now()
 	r := Reservation{SID: rest.NewSID("WR"), AccountSID: t.AccountSID, WorkspaceSID: t.WorkspaceSID, TaskSID: t.SID,
@@ -797,14 +800,19 @@ func (s *Service) reserve(ctx context.Context, snap *snapshot, t *Task, w *worke
 		TimeoutAt: now + int64(wf.ReservationTimeout)*1000, Created: now, Updated: now}
 	var worker Worker
 	err := s.write(ctx, func(tx store.Querier, fx *effects) error {
-		cur, err := lockTask(ctx, tx, t.SID)
+		// The task first (lock order): still pending, at the revision matched.
+		n, err := exec(ctx, tx, `UPDATE tr_tasks SET assignment_status = ?, revision = revision + 1, date_updated = ?
+			WHERE sid = ? AND assignment_status = ? AND revision = ?`, StatusReserved, now, t.SID, StatusPending, t.Revision)
 		if err != nil {
 			return err
 		}
-		if cur.Status != StatusPending || cur.Revision != t.Revision {
+		if n == 0 {
 			return errTaskGone
 		}
-		n, err := exec(ctx, tx, `UPDATE tr_worker_channels SET assigned = assigned + 1, date_updated = ?
+		cur := *t
+		cur.Status, cur.Updated, cur.Revision = StatusReserved, now, t.Revision+1
+		cur.QueueName, cur.ChannelUniqueName, cur.WorkflowName = q.FriendlyName, snap.channels[t.ChannelSID], wf.FriendlyName
+		n, err = exec(ctx, tx, `UPDATE tr_worker_channels SET assigned = assigned + 1, date_updated = ?
 			WHERE worker_sid = ? AND task_channel_sid = ? AND available = ? AND assigned < capacity`, now, w.SID, t.ChannelSID, true)
 		if err != nil || n == 0 {
 			return orStale(err)
@@ -815,10 +823,6 @@ func (s *Service) reserve(ctx context.Context, snap *snapshot, t *Task, w *worke
 		if err != nil || n == 0 {
 			return orStale(err)
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE tr_tasks SET assignment_status = ?, revision = revision + 1, date_updated = ? WHERE sid = ?",
-			StatusReserved, now, t.SID); err != nil {
-			return err
-		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tr_reservations (sid, account_sid, workspace_sid, task_sid, worker_sid, worker_name,
 			task_channel_sid, status, timeout_at, date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.SID, r.AccountSID, r.WorkspaceSID, r.TaskSID, r.WorkerSID, r.WorkerName, r.ChannelSID, r.Status, r.TimeoutAt, now, now); err != nil {
@@ -827,8 +831,6 @@ func (s *Service) reserve(ctx context.Context, snap *snapshot, t *Task, w *worke
 			}
 			return err
 		}
-		cur.Status, cur.Updated = StatusReserved, now
-		cur.Revision++
 		if err := s.taskEvent(ctx, tx, fx, "reservation.created", cur, &r, nil); err != nil {
 			return err
 		}

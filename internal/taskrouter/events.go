@@ -75,10 +75,7 @@ func (s *Service) recordEvent(ctx context.Context, q store.Querier, fx *effects,
 		return err
 	}
 	e.Data = string(b)
-	if err := insertEvent(ctx, q, e); err != nil {
-		return fmt.Errorf("taskrouter: record %s: %w", e.Type, err)
-	}
-	fx.events = append(fx.events, e)
+	fx.events = append(fx.events, e) // written by write() in one INSERT before commit
 	return nil
 }
 

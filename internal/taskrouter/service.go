@@ -211,8 +211,15 @@ func (fx *effects) statsChanged(account, ws string) {
 
 // write runs fn in a transaction and applies its effects after commit.
 func (s *Service) write(ctx context.Context, fn func(q store.Querier, fx *effects) error) error {
-	fx := &effects{}
-	if err := s.db.InTx(ctx, func(q store.Querier) error { return fn(q, fx) }); err != nil {
+	var fx *effects
+	err := s.db.InTx(ctx, func(q store.Querier) error {
+		fx = &effects{} // a retried transaction starts afresh
+		if err := fn(q, fx); err != nil {
+			return err
+		}
+		return insertEvents(ctx, q, fx.events)
+	})
+	if err != nil {
 		return err
 	}
 	s.apply(ctx, fx)
