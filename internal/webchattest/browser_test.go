@@ -15,32 +15,12 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/parleychat/parley/internal/store/storetest"
+	"github.com/parleychat/parley/internal/browsertest"
 )
 
 // chromium starts one headless Chromium for a test and its subtests, or
 // skips (a failure under PARLEY_TEST_REQUIRE_ALL=1) when there is none.
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("PARLEY_TEST_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		storetest.Skip(t, "browser tests skipped: no Chromium at "+path+" (install it with apt-get install chromium, or set PARLEY_TEST_CHROMIUM)")
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("lang", "en-GB"), chromedp.WindowSize(1100, 800),
-		chromedp.UserDataDir(t.TempDir()))
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	if err := chromedp.Do(ctx); err != nil { // start the browser now, without a deadline
-		t.Fatalf("start Chromium: %v", err)
-	}
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	return ctx
-}
+func chromium(t *testing.T) context.Context { return browsertest.Chromium(t) }
 
 // tab is a page in a browser context of its own (its own storage, as
 // another visitor's browser would have).
