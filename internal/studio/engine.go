@@ -301,7 +301,7 @@ func (s *Service) pendingAfterRelease(ctx context.Context, e *Execution, err err
 // waiting (the lease is then released).
 func (s *Service) resume(ctx context.Context, x *run, token string) (resumed bool, err error) {
 	e := x.exec
-	msgs, err := takeInbox(ctx, s.db, e.SID)
+	msgs, upTo, err := readInbox(ctx, s.db, e.SID)
 	if err != nil {
 		return false, err
 	}
@@ -316,8 +316,15 @@ func (s *Service) resume(ctx context.Context, x *run, token string) (resumed boo
 	waiter, _ := x.state.widget.(Waiter)
 	timedOut := e.WaitDeadline > 0 && store.Now() >= e.WaitDeadline
 	if e.WaitKind != waitReply || waiter == nil || (reply == nil && !timedOut) {
-		return false, saveExecution(ctx, s.db, *e, token, 0)
+		// Still waiting: what was read is stale, or for an agent now.
+		return false, s.db.InTx(ctx, func(q store.Querier) error {
+			if err := dropInbox(ctx, q, e.SID, upTo); err != nil {
+				return err
+			}
+			return saveExecution(ctx, q, *e, token, 0)
+		})
 	}
+	e.inboxUpTo = upTo
 	res, err := waiter.Resume(ctx, x, reply)
 	if err != nil {
 		return false, s.fail(ctx, e, token, x.state, err)
@@ -400,12 +407,17 @@ func (s *Service) saveStep(ctx context.Context, e *Execution, token string, leas
 	if e.Status == "ended" {
 		e.WaitKind, e.WaitDeadline = "", 0
 	}
-	return s.db.InTx(ctx, func(q store.Querier) error {
+	err := s.db.InTx(ctx, func(q store.Querier) error {
 		if err := saveExecution(ctx, q, *e, token, lease); err != nil {
 			return err
 		}
 		if err := insertStep(ctx, q, step); err != nil {
 			return err
+		}
+		if e.inboxUpTo > 0 {
+			if err := dropInbox(ctx, q, e.SID, e.inboxUpTo); err != nil {
+				return err
+			}
 		}
 		if e.Status == "ended" {
 			_, err := q.ExecContext(ctx, `DELETE FROM studio_inbox WHERE execution_sid=?`, e.SID)
@@ -413,6 +425,10 @@ func (s *Service) saveStep(ctx context.Context, e *Execution, token string, leas
 		}
 		return nil
 	})
+	if err == nil {
+		e.inboxUpTo = 0
+	}
+	return err
 }
 
 // fail ends the execution after a widget could not run (a template that

@@ -189,6 +189,10 @@ type Execution struct {
 	WaitKind                     string
 	WaitDeadline, WaitAfterIndex int64
 	DateCreated, DateUpdated     int64
+
+	// inboxUpTo is the last inbox message this run has dealt with; the
+	// save that records its effect removes it and those before it.
+	inboxUpTo int64
 }
 
 const execCols = `seq, sid, account_sid, flow_sid, flow_revision, contact_address, contact_sid, status, trigger_event,
@@ -360,33 +364,35 @@ func addInbox(ctx context.Context, q store.Querier, accountSID, executionSID str
 	return err
 }
 
-// takeInbox removes and returns the execution's pending messages, oldest first.
-func takeInbox(ctx context.Context, db *store.DB, executionSID string) ([]inbound, error) {
+// readInbox returns the execution's pending messages, oldest first, and
+// the seq of the last one (0 when there are none). They stay in the inbox
+// until dropInbox runs in the transaction that saves what they caused, so
+// a crash in between loses no reply.
+func readInbox(ctx context.Context, q store.Querier, executionSID string) ([]inbound, int64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, message FROM studio_inbox WHERE execution_sid=? ORDER BY seq`, executionSID)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
 	var out []inbound
-	err := db.InTx(ctx, func(q store.Querier) error {
-		rows, err := q.QueryContext(ctx, `SELECT message FROM studio_inbox WHERE execution_sid=? ORDER BY seq`, executionSID)
-		if err != nil {
-			return err
+	var last int64
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&last, &s); err != nil {
+			return nil, 0, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				return err
-			}
-			var m inbound
-			if json.Unmarshal([]byte(s), &m) == nil {
-				out = append(out, m)
-			}
+		var m inbound
+		if json.Unmarshal([]byte(s), &m) == nil {
+			out = append(out, m)
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		_, err = q.ExecContext(ctx, `DELETE FROM studio_inbox WHERE execution_sid=?`, executionSID)
-		return err
-	})
-	return out, err
+	}
+	return out, last, rows.Err()
+}
+
+// dropInbox removes the execution's messages up to seq upTo.
+func dropInbox(ctx context.Context, q store.Querier, executionSID string, upTo int64) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM studio_inbox WHERE execution_sid=? AND seq<=?`, executionSID, upTo)
+	return err
 }
 
 // ---- steps ----
