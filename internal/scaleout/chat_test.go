@@ -14,9 +14,7 @@ import (
 func TestConversationAcrossNodes(t *testing.T) {
 	nodes := cluster(t, 2)
 	a, b := nodes[0], nodes[1]
-	fx := newChat(t, a)
-	visitor, vin := connect(t, a, fx.visitorToken(t, a), fx.channel, nil)
-	agent, ain := connect(t, b, fx.agentToken(t, b), fx.channel, nil)
+	fx, visitor, vin, agent, ain := converse(t, a, b)
 
 	const each = 25
 	var wg sync.WaitGroup

@@ -141,6 +141,16 @@ func connect(t *testing.T, srv *parleytest.Server, tok, channel string, lastInde
 	return c, in
 }
 
+// converse opens a channel with a visitor connected to node a and an
+// agent connected to node b, both subscribed.
+func converse(t *testing.T, a, b *parleytest.Server) (fx chatFixture, visitor *rtclient.Conn, vin *inbox, agent *rtclient.Conn, ain *inbox) {
+	t.Helper()
+	fx = newChat(t, a)
+	visitor, vin = connect(t, a, fx.visitorToken(t, a), fx.channel, nil)
+	agent, ain = connect(t, b, fx.agentToken(t, b), fx.channel, nil)
+	return fx, visitor, vin, agent, ain
+}
+
 func send(t *testing.T, c *rtclient.Conn, channel, body, clientID string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

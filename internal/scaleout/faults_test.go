@@ -69,9 +69,7 @@ func waitReady(t *testing.T, nodes []*parleytest.Server, want int, within time.D
 func testBusOutage(t *testing.T, down, up func(*natsServer), detect time.Duration) {
 	nodes, ns := privateCluster(t, 2)
 	a, b := nodes[0], nodes[1]
-	fx := newChat(t, a)
-	visitor, vin := connect(t, a, fx.visitorToken(t, a), fx.channel, nil)
-	agent, ain := connect(t, b, fx.agentToken(t, b), fx.channel, nil)
+	fx, visitor, vin, agent, ain := converse(t, a, b)
 	for i := range 5 {
 		send(t, visitor, fx.channel, fmt.Sprintf("before %d", i), fmt.Sprintf("b%d", i))
 	}
@@ -127,9 +125,7 @@ func TestNATSUnreachableMidConversation(t *testing.T) {
 func TestNodeStoppedClientsResumeElsewhere(t *testing.T) {
 	nodes := cluster(t, 2)
 	a, b := nodes[0], nodes[1]
-	fx := newChat(t, a)
-	visitor, vin := connect(t, a, fx.visitorToken(t, a), fx.channel, nil)
-	agent, ain := connect(t, b, fx.agentToken(t, b), fx.channel, nil)
+	fx, visitor, vin, agent, ain := converse(t, a, b)
 	for i := range 5 {
 		send(t, visitor, fx.channel, fmt.Sprintf("m%d", i), fmt.Sprintf("m%d", i))
 	}
