@@ -1,6 +1,7 @@
 package taskrouter
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -159,6 +160,36 @@ func (h *handlers) ownsTask(r *http.Request, c call) error {
 		return tokenRefused()
 	}
 	return nil
+}
+
+// instance authorizes a request for one resource and fetches it by the
+// SID in the path value param.
+func instance[T any](h *handlers, r *http.Request, sc scope, param, prefix string,
+	fetch func(ctx context.Context, acct, ws, sid string) (T, error)) (call, T, error) {
+	var zero T
+	c, err := h.workspace(r, sc)
+	if err != nil {
+		return c, zero, err
+	}
+	sid, err := rest.PathSID(r, param, prefix)
+	if err != nil {
+		return c, zero, err
+	}
+	v, err := fetch(r.Context(), c.acct, c.ws, sid)
+	return c, v, h.notFound(r, err)
+}
+
+// exprParam parses an optional expression parameter (nil when absent).
+func exprParam(f *rest.Form, name string) (*Expr, error) {
+	src := f.String(name)
+	if src == "" {
+		return nil, nil
+	}
+	e, err := ParseExpr(src)
+	if err != nil {
+		return nil, rest.InvalidParam(name, "expression %q is invalid %s", src, err)
+	}
+	return e, nil
 }
 
 func (h *handlers) notFound(r *http.Request, err error) error {

@@ -66,16 +66,7 @@ func (h *handlers) listTaskQueues(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *handlers) taskQueue(r *http.Request, sc scope, name string) (call, TaskQueue, error) {
-	c, err := h.workspace(r, sc)
-	if err != nil {
-		return c, TaskQueue{}, err
-	}
-	sid, err := rest.PathSID(r, name, "WQ")
-	if err != nil {
-		return c, TaskQueue{}, err
-	}
-	q, err := h.s.TaskQueue(r.Context(), c.acct, c.ws, sid)
-	return c, q, h.notFound(r, err)
+	return instance(h, r, sc, name, "WQ", h.s.TaskQueue)
 }
 
 func (h *handlers) fetchTaskQueue(w http.ResponseWriter, r *http.Request) error {
@@ -221,16 +212,7 @@ func (h *handlers) listWorkflows(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) workflow(r *http.Request) (call, Workflow, error) {
-	c, err := h.workspace(r, adminOnly)
-	if err != nil {
-		return c, Workflow{}, err
-	}
-	sid, err := rest.PathSID(r, "Sid", "WW")
-	if err != nil {
-		return c, Workflow{}, err
-	}
-	wf, err := h.s.Workflow(r.Context(), c.acct, c.ws, sid)
-	return c, wf, h.notFound(r, err)
+	return instance(h, r, adminOnly, "Sid", "WW", h.s.Workflow)
 }
 
 func (h *handlers) fetchWorkflow(w http.ResponseWriter, r *http.Request) error {
@@ -316,12 +298,8 @@ func (h *handlers) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Err(); err != nil {
 		return err
 	}
-	if src := f.String("EvaluateTaskAttributes"); src != "" {
-		e, err := ParseExpr(src)
-		if err != nil {
-			return rest.InvalidParam("EvaluateTaskAttributes", "expression %q is invalid %s", src, err)
-		}
-		tf.EvaluateTaskAttributes = e
+	if tf.EvaluateTaskAttributes, err = exprParam(f, "EvaluateTaskAttributes"); err != nil {
+		return err
 	}
 	rows, err := h.s.Tasks(r.Context(), c.acct, c.ws, tf, page)
 	if err != nil {
@@ -332,16 +310,7 @@ func (h *handlers) listTasks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) task(r *http.Request, sc scope) (call, Task, error) {
-	c, err := h.workspace(r, sc)
-	if err != nil {
-		return c, Task{}, err
-	}
-	sid, err := rest.PathSID(r, "Sid", "WT")
-	if err != nil {
-		return c, Task{}, err
-	}
-	t, err := h.s.Task(r.Context(), c.acct, c.ws, sid)
-	return c, t, h.notFound(r, err)
+	return instance(h, r, sc, "Sid", "WT", h.s.Task)
 }
 
 func (h *handlers) fetchTask(w http.ResponseWriter, r *http.Request) error {

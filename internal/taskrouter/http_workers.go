@@ -47,12 +47,8 @@ func (h *handlers) listWorkers(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Err(); err != nil {
 		return err
 	}
-	if src := f.String("TargetWorkersExpression"); src != "" {
-		e, err := ParseExpr(src)
-		if err != nil {
-			return rest.InvalidParam("TargetWorkersExpression", "expression %q is invalid %s", src, err)
-		}
-		wf.TargetWorkers = e
+	if wf.TargetWorkers, err = exprParam(f, "TargetWorkersExpression"); err != nil {
+		return err
 	}
 	rows, err := h.s.Workers(r.Context(), c.acct, c.ws, wf, page)
 	if err != nil {
@@ -63,16 +59,7 @@ func (h *handlers) listWorkers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) worker(r *http.Request, sc scope) (call, Worker, error) {
-	c, err := h.workspace(r, sc)
-	if err != nil {
-		return c, Worker{}, err
-	}
-	sid, err := rest.PathSID(r, "Sid", "WK")
-	if err != nil {
-		return c, Worker{}, err
-	}
-	wk, err := h.s.Worker(r.Context(), c.acct, c.ws, sid)
-	return c, wk, h.notFound(r, err)
+	return instance(h, r, sc, "Sid", "WK", h.s.Worker)
 }
 
 func (h *handlers) fetchWorker(w http.ResponseWriter, r *http.Request) error {

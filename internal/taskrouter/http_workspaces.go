@@ -173,16 +173,7 @@ func (h *handlers) listActivities(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *handlers) activity(r *http.Request, sc scope) (call, Activity, error) {
-	c, err := h.workspace(r, sc)
-	if err != nil {
-		return c, Activity{}, err
-	}
-	sid, err := rest.PathSID(r, "Sid", "WA")
-	if err != nil {
-		return c, Activity{}, err
-	}
-	a, err := h.s.Activity(r.Context(), c.acct, c.ws, sid)
-	return c, a, h.notFound(r, err)
+	return instance(h, r, sc, "Sid", "WA", h.s.Activity)
 }
 
 func (h *handlers) fetchActivity(w http.ResponseWriter, r *http.Request) error {
@@ -404,17 +395,9 @@ func (h *handlers) listEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) fetchEvent(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.workspace(r, adminOnly)
+	_, e, err := instance(h, r, adminOnly, "Sid", "EV", h.s.Event)
 	if err != nil {
 		return err
-	}
-	sid, err := rest.PathSID(r, "Sid", "EV")
-	if err != nil {
-		return err
-	}
-	e, err := h.s.Event(r.Context(), c.acct, c.ws, sid)
-	if err != nil {
-		return h.notFound(r, err)
 	}
 	return rest.WriteJSON(w, http.StatusOK, h.urls().event(e))
 }

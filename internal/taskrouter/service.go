@@ -58,9 +58,9 @@ type Service struct {
 	done    chan struct{}
 	cache   *parseCache
 	states  map[string]*wsState // the engine's cached snapshots (engine goroutine only)
-	wsCache sync.Map // workspace sid -> cachedWorkspace (event callback settings)
+	wsCache sync.Map            // workspace sid -> cachedWorkspace (event callback settings)
 
-	reservations atomic.Int64 // made by this node's engine (tests and benchmarks read it)
+	reservations atomic.Int64            // made by this node's engine (tests and benchmarks read it)
 	onReserved   func(attributes string) // benchmarks: called after each reservation commits
 }
 
@@ -192,7 +192,9 @@ type effects struct {
 func (fx *effects) kick(ws string) { fx.kicks = append(fx.kicks, kickReq{ws: ws, full: true}) }
 
 // kickTask asks the engine to try one task at once after commit.
-func (fx *effects) kickTask(ws, task string) { fx.kicks = append(fx.kicks, kickReq{ws: ws, task: task}) }
+func (fx *effects) kickTask(ws, task string) {
+	fx.kicks = append(fx.kicks, kickReq{ws: ws, task: task})
+}
 
 // kickWorker asks the engine to re-read a worker and make a full pass.
 func (fx *effects) kickWorker(ws, worker string) {
