@@ -182,6 +182,10 @@ func (f flexTasks) CreateTask(ctx context.Context, accountSID, workspaceSID, wor
 	return f.tr.CreateTask(ctx, accountSID, workspaceSID, workflowSID, taskChannel, attributes, priority, timeoutSeconds)
 }
 
+func (f flexTasks) CancelTask(ctx context.Context, accountSID, workspaceSID, taskSID, reason string) error {
+	return f.tr.UpdateTaskStatus(ctx, accountSID, workspaceSID, taskSID, taskrouter.StatusCanceled, reason)
+}
+
 // flexDefaults finds or creates the default setup's parts by name.
 type flexDefaults struct {
 	chat   *chat.Service

@@ -166,10 +166,10 @@ func (s *socket) ended(ch string) {
 	})
 }
 
-// reservation waits for a reservation.created push and returns it.
-func (s *socket) reservation() (resSID, taskSID, taskAttrs string) {
+// reservation waits for a reservation.created push for a task on
+// channel ch and returns it.
+func (s *socket) reservation(ch string) (resSID, taskSID, taskAttrs string) {
 	s.t.Helper()
-	f := s.await("a reservation", func(f frame) bool { return f.Type == "reservation.created" })
 	var r struct {
 		Sid  string `json:"sid"`
 		Task struct {
@@ -177,9 +177,12 @@ func (s *socket) reservation() (resSID, taskSID, taskAttrs string) {
 			Attributes string `json:"attributes"`
 		} `json:"task"`
 	}
-	if err := json.Unmarshal(f.Data, &r); err != nil || r.Sid == "" {
-		s.t.Fatalf("reservation frame %s: %v", f.raw, err)
-	}
+	s.await("a reservation for "+ch, func(f frame) bool {
+		if f.Type != "reservation.created" || json.Unmarshal(f.Data, &r) != nil {
+			return false
+		}
+		return strings.Contains(r.Task.Attributes, ch)
+	})
 	return r.Sid, r.Task.Sid, r.Task.Attributes
 }
 
@@ -283,7 +286,7 @@ func converse(t *testing.T, srv *parleytest.Server, visitor *socket, identity st
 	t.Helper()
 	visitor.subscribe(ch)
 	visitor.say(ch, first)
-	res, task, taskAttrs := ag.sock.reservation()
+	res, task, taskAttrs := ag.sock.reservation(ch)
 	a := attrsOf(t, taskAttrs)
 	pre, _ := a["pre_engagement_data"].(map[string]any)
 	if a["channelSid"] != ch || pre["question"] != "Where is my parcel?" {

@@ -165,6 +165,7 @@ type fakeTasks struct {
 	mu        sync.Mutex
 	workflows map[string]string // WW -> account+WS
 	tasks     map[string]fakeTask
+	canceled  []string
 }
 
 func (t *fakeTasks) addWorkflow(account string) (ws, wf string) {
@@ -187,6 +188,16 @@ func (t *fakeTasks) CreateTask(_ context.Context, account, ws, wf, channel, attr
 	sid := rest.NewSID("WT")
 	t.tasks[sid] = fakeTask{account, ws, wf, channel, attrs, priority, timeout}
 	return sid, nil
+}
+
+func (t *fakeTasks) CancelTask(_ context.Context, _, _, task, _ string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.tasks[task]; !ok {
+		return errors.New("no such task")
+	}
+	t.canceled = append(t.canceled, task)
+	return nil
 }
 
 func (t *fakeTasks) all() map[string]fakeTask {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -79,6 +80,45 @@ func (s *Service) TaskEnded(ctx context.Context, accountSID, workspaceSID, taskS
 	}
 }
 
+// reservationEvent is the part of TaskRouter's reservation.created push
+// (bus subject worker.<WorkerSid>) the janitor reads.
+type reservationEvent struct {
+	Type         string `json:"type"`
+	AccountSID   string `json:"account_sid"`
+	WorkspaceSID string `json:"workspace_sid"`
+	Data         struct {
+		Task struct {
+			SID        string `json:"sid"`
+			Attributes string `json:"attributes"`
+		} `json:"task"`
+	} `json:"data"`
+}
+
+// HandleReservation cancels a task that is being offered to an agent for
+// a chat that is already closed: a visitor's message that reached Studio
+// only after the chat's task ended can start a second flow run and so a
+// task nobody can serve (the visitor has gone, the integration is
+// detached). Cancelling it frees the agent at once.
+func (s *Service) HandleReservation(ctx context.Context, data []byte) {
+	var ev reservationEvent
+	if json.Unmarshal(data, &ev) != nil || ev.Type != "reservation.created" || s.deps.Tasks == nil {
+		return
+	}
+	var a struct {
+		ChannelSID string `json:"channelSid"`
+	}
+	if json.Unmarshal([]byte(ev.Data.Task.Attributes), &a) != nil || a.ChannelSID == "" {
+		return
+	}
+	c, err := s.st.channel(ctx, ev.AccountSID, a.ChannelSID)
+	if err != nil || c.Status != StatusInactive {
+		return
+	}
+	err = s.deps.Tasks.CancelTask(ctx, ev.AccountSID, ev.WorkspaceSID, ev.Data.Task.SID, "chat already closed")
+	s.logger.InfoContext(ctx, "task for a closed chat canceled", slog.String("channel_sid", c.SID),
+		slog.String("task_sid", ev.Data.Task.SID), slog.Any("error", err))
+}
+
 // SweepIdle closes active channels without a known task whose last
 // activity is older than the idle timeout, and returns how many it closed.
 func (s *Service) SweepIdle(ctx context.Context, now time.Time) (int, error) {
@@ -115,9 +155,20 @@ func (s *Service) Start() error {
 		shards.close()
 		return err
 	}
+	// Reservations are few next to messages: one goroutine (the bus's) is enough.
+	resSub, err := s.bus.Subscribe("worker.>", func(m bus.Msg) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.HandleReservation(ctx, m.Data)
+	})
+	if err != nil {
+		_ = sub.Unsubscribe()
+		shards.close()
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.subs, s.shards = append(s.subs, sub), shards
+	s.subs, s.shards = append(s.subs, sub, resSub), shards
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.sweepLoop(s.stop, s.done)
 	return nil

@@ -300,3 +300,29 @@ func FuzzHandleChatEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestJanitorCancelsTasksForClosedChats(t *testing.T) {
+	e := newEnv(t, storetest.OpenSQLite(t), Options{})
+	ctx := context.Background()
+	flow := e.studioFlow(nil)
+	open, closed := e.open(flow, "stays", ""), e.open(flow, "left", "")
+	if _, err := e.svc.UpdateWebChannel(ctx, e.account, closed.SID, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	reservation := func(c Channel) (string, []byte) {
+		task, _ := e.tasks.CreateTask(ctx, e.account, "WS1", "WW1", "chat", `{"channelSid":"`+c.SID+`"}`, 0, 60)
+		b, _ := json.Marshal(map[string]any{"v": 1, "type": "reservation.created", "account_sid": e.account, "workspace_sid": "WS1",
+			"data": map[string]any{"task": map[string]any{"sid": task, "attributes": `{"channelSid":"` + c.SID + `"}`}}})
+		return task, b
+	}
+	_, live := reservation(open)
+	e.svc.HandleReservation(ctx, live)
+	ghost, late := reservation(closed)
+	e.svc.HandleReservation(ctx, late)
+	e.svc.HandleReservation(ctx, []byte(`{"type":"reservation.created","data":{"task":{"attributes":"not json"}}}`))
+	e.tasks.mu.Lock()
+	defer e.tasks.mu.Unlock()
+	if len(e.tasks.canceled) != 1 || e.tasks.canceled[0] != ghost {
+		t.Fatalf("canceled %v, want only the closed chat's task %s", e.tasks.canceled, ghost)
+	}
+}

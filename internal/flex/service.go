@@ -62,6 +62,8 @@ type Tasks interface {
 	// CreateTask creates a task and returns its SID (WT). taskChannel is a
 	// task channel SID or unique name.
 	CreateTask(ctx context.Context, accountSID, workspaceSID, workflowSID, taskChannel, attributes string, priority, timeoutSeconds int) (string, error)
+	// CancelTask cancels a pending or reserved task.
+	CancelTask(ctx context.Context, accountSID, workspaceSID, taskSID, reason string) error
 }
 
 // Studio is what Flex needs from Studio.
