@@ -39,6 +39,7 @@ func TestWebchat(t *testing.T) {
 	t.Run("HostileInput", func(t *testing.T) { t.Parallel(); hostileInput(t, browser, srv) })
 	t.Run("Accessibility", func(t *testing.T) { t.Parallel(); accessibility(t, browser, srv) })
 	t.Run("ServerConfig", func(t *testing.T) { t.Parallel(); serverConfig(t, browser, srv) })
+	t.Run("RenewalFailure", func(t *testing.T) { t.Parallel(); renewalFailure(t, browser, srv) })
 }
 
 // storageKey is where the widget keeps the conversation in localStorage.

@@ -101,7 +101,7 @@ class Panel {
     this.typingTimer = 0;
     this.build();
     this.session = new Session({ serverUrl: o.serverUrl, accountSid: o.accountSid, flexFlowSid: o.flexFlowSid,
-      disableLocalStorage: o.disableLocalStorage, chatFriendlyName: o.chatFriendlyName }, (ev, ...a) => this.onSession(ev, ...a));
+      disableLocalStorage: o.disableLocalStorage, chatFriendlyName: o.chatFriendlyName, tokenRetryDelays: o.tokenRetryDelays }, (ev, ...a) => this.onSession(ev, ...a));
     addEventListener("online", () => this.reconnectNow());
     addEventListener("offline", () => this.session.client && this.session.client.ws && this.session.client.ws.close());
     this.start();
@@ -270,7 +270,7 @@ class Panel {
     client.on("unsubscribed", (/** @type {string} */ sid) => mine(sid) && this.endChat());
     client.on("connectionStateChanged", (/** @type {string} */ state, /** @type {any} */ detail) => {
       this.w.emit("connectionStateChanged", state);
-      if (state === "connected") this.setBanner(this.tokenTrouble ? this.strings.tokenProblem : "");
+      if (state === "connected") this.showTokenProblem();
       else if (state === "disconnected" && detail && detail.fatal) this.setBanner(this.strings.connectFailed);
       else if (state === "disconnected") this.setBanner(this.strings.reconnecting);
     });
@@ -287,13 +287,18 @@ class Panel {
       this.w.emit("tokenRenewed", args[0]);
     } else if (ev === "tokenProblem") {
       this.tokenTrouble = args[0];
-      if (args[0]) this.setBanner(this.strings.tokenProblem, { label: this.strings.tryAgain, fn: () => this.session.renewWithRetries() });
-      else this.setBanner("");
+      this.showTokenProblem();
     } else if (ev === "storage") {
       // Another tab started or ended a chat.
       const saved = args[0];
       if (saved.channelSid && saved.channelSid !== this.sid) this.resume(saved.channelSid).catch(() => {});
     }
+  }
+
+  /** Say plainly when the session cannot be kept, with a way to try again. */
+  showTokenProblem() {
+    if (!this.tokenTrouble) return this.setBanner("");
+    this.setBanner(this.strings.tokenProblem, { label: this.strings.tryAgain, fn: () => this.session.renewWithRetries() });
   }
 
   showConversation() {

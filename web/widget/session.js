@@ -37,7 +37,7 @@ export class RequestError extends Error {
 export class Session {
   /**
    * @param {{ serverUrl: string, accountSid: string, flexFlowSid: string, disableLocalStorage?: boolean,
-   *   chatFriendlyName?: string }} options
+   *   chatFriendlyName?: string, tokenRetryDelays?: number[] }} options
    * @param {(event: string, ...args: any[]) => void} emit
    */
   constructor(options, emit) {
@@ -166,6 +166,7 @@ export class Session {
 
   /** Renew, retrying with backoff; after the last try, tell the visitor. */
   async renewWithRetries() {
+    const delays = this.opts.tokenRetryDelays || RETRY_DELAYS_MS;
     for (let i = 0; ; i++) {
       try {
         await this.renew();
@@ -174,11 +175,11 @@ export class Session {
       } catch (e) {
         const t = this.saved.token;
         const expired = !t || !this.tokenValid(t);
-        if (i >= RETRY_DELAYS_MS.length || (expired && i >= 2)) {
+        if (i >= delays.length || (expired && i >= 2)) {
           this.emit("tokenProblem", true, e);
           return;
         }
-        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[i]));
+        await new Promise((r) => setTimeout(r, delays[i]));
       }
     }
   }
