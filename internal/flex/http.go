@@ -158,16 +158,23 @@ func (h *handlers) createFlow(w http.ResponseWriter, r *http.Request) error {
 	return rest.WriteJSON(w, http.StatusCreated, h.flowJSON(flow))
 }
 
-func (h *handlers) listFlows(w http.ResponseWriter, r *http.Request) error {
+// listRequest reads a list request: the caller's account (account
+// credentials only), its query and the page asked for.
+func (h *handlers) listRequest(r *http.Request) (string, *rest.Form, rest.Page, error) {
 	acct, err := admin(r)
 	if err != nil {
-		return err
+		return "", nil, rest.Page{}, err
 	}
 	f, err := h.rt.Form(r)
 	if err != nil {
-		return err
+		return "", nil, rest.Page{}, err
 	}
 	page, err := rest.ParsePage(f, 1000)
+	return acct, f, page, err
+}
+
+func (h *handlers) listFlows(w http.ResponseWriter, r *http.Request) error {
+	acct, f, page, err := h.listRequest(r)
 	if err != nil {
 		return err
 	}
@@ -292,15 +299,7 @@ func (h *handlers) createWebChannel(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (h *handlers) listWebChannels(w http.ResponseWriter, r *http.Request) error {
-	acct, err := admin(r)
-	if err != nil {
-		return err
-	}
-	f, err := h.rt.Form(r)
-	if err != nil {
-		return err
-	}
-	page, err := rest.ParsePage(f, 1000)
+	acct, _, page, err := h.listRequest(r)
 	if err != nil {
 		return err
 	}
