@@ -22,7 +22,7 @@ import (
 	"time"
 )
 
-//go:embed sdk widget demo
+//go:embed sdk widget demo agent
 var embedded embed.FS
 
 // Files is the web tree: the embedded copy, or dir on disk when set

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleychat/parley/internal/account"
+	"github.com/parleychat/parley/internal/agent"
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/config"
@@ -62,6 +63,8 @@ type App struct {
 	TaskRouter *taskrouter.Service
 	// Flex is Flex v1: Flex Flows, web channels, integrations and the janitor.
 	Flex *flex.Service
+	// Agents are the agent desktop's sign-ins (TaskRouter workers).
+	Agents *agent.Service
 	// FlexSetup is the main account's default Flex setup (printed at start).
 	FlexSetup flex.Setup
 	// Main is the main account; MainCreated says it was made by this start.
@@ -122,6 +125,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		a.Close()
 		return nil, err
 	}
+	a.Agents = a.newAgents()
 	a.handler = a.routes()
 	return a, nil
 }
@@ -197,6 +201,8 @@ func (a *App) routes() http.Handler {
 	a.TaskRouter.Routes(rt)
 	a.Studio.Routes(rt)
 	a.Flex.Routes(rt)
+	a.agentRoutes(rt)
+	mux.Handle(web.DesktopPattern, a.Static.Desktop())
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -1,0 +1,63 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+)
+
+// Activity is one of the workspace's activities.
+type Activity struct {
+	SID          string `json:"sid"`
+	FriendlyName string `json:"friendly_name"`
+	Available    bool   `json:"available"`
+}
+
+// WorkerState is the agent's worker as the desktop shows it.
+type WorkerState struct {
+	ActivitySID  string `json:"activity_sid"`
+	ActivityName string `json:"activity_name"`
+	Available    bool   `json:"available"`
+}
+
+// Reservation is a reservation of the agent's worker with what the
+// desktop shows about its task.
+type Reservation struct {
+	SID         string `json:"sid"`
+	TaskSID     string `json:"task_sid"`
+	Status      string `json:"reservation_status"`
+	TimeoutAt   int64  `json:"timeout_at_ms"`
+	TaskStatus  string `json:"task_status"`
+	QueueName   string `json:"task_queue_friendly_name"`
+	Attributes  string `json:"task_attributes"`
+	TaskCreated int64  `json:"task_created_ms"`
+}
+
+// Desk is TaskRouter and chat as the desktop needs them, always for the
+// agent's own worker.
+type Desk interface {
+	Activities(ctx context.Context, a Agent) ([]Activity, error)
+	Worker(ctx context.Context, a Agent) (WorkerState, error)
+	SetActivity(ctx context.Context, a Agent, activitySID string) (WorkerState, error)
+	// Reservations lists the worker's pending, accepted and wrapping reservations.
+	Reservations(ctx context.Context, a Agent) ([]Reservation, error)
+	// UpdateReservation moves the worker's reservation to status
+	// (accepted, rejected, wrapping, completed).
+	UpdateReservation(ctx context.Context, a Agent, reservationSID, status string) (Reservation, error)
+	// JoinChat makes the agent a member of the task's chat channel and
+	// returns the channel's SID.
+	JoinChat(ctx context.Context, a Agent, taskSID string) (string, error)
+}
+
+// Accept accepts the reservation and joins its chat: what an agent's
+// Accept button means. Joining again (a reload) is harmless.
+func (s *Service) Accept(ctx context.Context, a Agent, reservationSID string) (Reservation, string, error) {
+	r, err := s.desk.UpdateReservation(ctx, a, reservationSID, "accepted")
+	if err != nil {
+		return r, "", err
+	}
+	ch, err := s.desk.JoinChat(ctx, a, r.TaskSID)
+	if err != nil {
+		return r, "", fmt.Errorf("agent: join the chat of task %s: %w", r.TaskSID, err)
+	}
+	return r, ch, nil
+}

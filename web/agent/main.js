@@ -1,0 +1,485 @@
+// @ts-check
+/**
+ * The agent desktop: sign-in, availability, incoming reservations, chats.
+ * Privileged steps (accept = accept + join the chat, reject, wrap up,
+ * complete, activity) go to /agent/desk/* with the session cookie; the
+ * conversation and the worker's events come over the realtime socket with
+ * the agent's access token (GET /agent/token, renewed before it expires).
+ * Everything a visitor supplied is put in the page as text only (dom.js).
+ */
+import { ParleyClient } from "../sdk/parley.js";
+import { h, clear } from "../widget/dom.js";
+
+/** @typedef {Record<string, any>} Json */
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const TITLE = "Parley agent desktop";
+
+/** @type {{ me: Json|null, client: ParleyClient|null, activities: Json[], worker: Json|null,
+ *   reservations: Map<string, Json>, chats: Map<string, Json>, selected: string, skew: number }} */
+const state = { me: null, client: null, activities: [], worker: null, reservations: new Map(), chats: new Map(), selected: "", skew: 0 };
+
+// ---- HTTP -------------------------------------------------------------
+
+/** @param {string} path @param {Record<string,string>} [form] */
+async function call(path, form) {
+  const init = form ? { method: "POST", body: new URLSearchParams(form), credentials: /** @type {const} */ ("same-origin") }
+    : { credentials: /** @type {const} */ ("same-origin") };
+  const res = await fetch(path, init);
+  const body = res.status === 204 ? {} : await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(body.message || res.statusText);
+    /** @type {any} */ (err).status = res.status;
+    throw err;
+  }
+  return body;
+}
+
+async function fetchToken() {
+  const t = await call("/agent/token");
+  state.me = t;
+  return t;
+}
+
+// ---- sign-in ----------------------------------------------------------
+
+function showSignIn(message = "") {
+  $("desk").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").textContent = message;
+  /** @type {HTMLInputElement} */ ($("email")).focus();
+}
+
+async function onSignIn(/** @type {SubmitEvent} */ e) {
+  e.preventDefault();
+  const form = /** @type {HTMLFormElement} */ (e.target);
+  const data = Object.fromEntries(new FormData(form).entries());
+  try {
+    await call("/agent", /** @type {Record<string,string>} */ (data));
+    /** @type {HTMLInputElement} */ ($("password")).value = "";
+    await startDesk(await fetchToken());
+  } catch (err) {
+    $("signin-error").textContent = /** @type {any} */ (err).status === 429
+      ? "Too many failed attempts. Wait a few minutes and try again." : "The email or password is not correct.";
+    /** @type {HTMLInputElement} */ ($("password")).select();
+  }
+}
+
+async function signOut() {
+  try { await call("/agent/signout", {}); } catch { /* the session may be gone already */ }
+  location.reload();
+}
+
+// ---- desk -------------------------------------------------------------
+
+/** @param {Json} tok */
+async function startDesk(tok) {
+  $("signin").hidden = true;
+  $("desk").hidden = false;
+  $("me").textContent = tok.agent.friendly_name + (tok.agent.role === "supervisor" ? " (supervisor)" : "");
+  await loadActivities();
+  const client = new ParleyClient({ url: location.origin, token: tok.token, getToken: async () => (await fetchToken()).token });
+  state.client = client;
+  client.on("connectionStateChanged", (/** @type {string} */ s) => {
+    $("conn").textContent = s === "connected" ? "" : s;
+    if (s === "connected") refreshReservations(); // worker events are not replayed after a reconnect
+  });
+  client.on("workerEvent", (/** @type {string} */ type) => {
+    if (type.startsWith("reservation.") || type.startsWith("task.")) refreshReservations();
+    if (type.startsWith("worker.")) loadActivities();
+  });
+  client.on("messageAdded", onMessage);
+  client.on("typingStarted", (/** @type {string} */ who, /** @type {string} */ sid) => setTyping(sid, who, true));
+  client.on("typingEnded", (/** @type {string} */ who, /** @type {string} */ sid) => setTyping(sid, who, false));
+  client.on("memberUpdated", (/** @type {Json} */ _m, /** @type {string} */ sid) => sid === state.selected && renderChat());
+  client.on("channelUpdated", (/** @type {Json} */ _c, /** @type {string} */ sid) => sid === state.selected && renderChat());
+  await client.connect();
+  await refreshReservations();
+  setInterval(tick, 1000);
+  setInterval(refreshReservations, 15000); // a safety net for a lost event
+}
+
+async function loadActivities() {
+  const r = await call("/agent/desk/activities");
+  state.activities = r.activities;
+  state.worker = r.worker;
+  renderActivity();
+}
+
+function renderActivity() {
+  const sel = /** @type {HTMLSelectElement} */ ($("activity"));
+  clear(sel);
+  for (const a of state.activities) {
+    sel.append(h("option", { value: a.sid, selected: state.worker && a.sid === state.worker.activity_sid }, a.friendly_name));
+  }
+  const now = $("activity-now");
+  now.textContent = state.worker ? state.worker.activity_name : "";
+  now.className = "pill" + (state.worker && state.worker.available ? " available" : "");
+}
+
+async function setActivity() {
+  const sel = /** @type {HTMLSelectElement} */ ($("activity"));
+  try {
+    state.worker = await call("/agent/desk/activity", { ActivitySid: sel.value });
+  } catch (err) {
+    alertBox(String(/** @type {any} */ (err).message));
+  }
+  renderActivity();
+}
+
+/** @param {string} text */
+function alertBox(text) {
+  $("conn").textContent = text;
+}
+
+// ---- reservations -----------------------------------------------------
+
+let refreshing = Promise.resolve();
+
+function refreshReservations() {
+  refreshing = refreshing.then(async () => {
+    const r = await call("/agent/desk/reservations").catch((err) => {
+      if (err.status === 401) showSignIn("Your session ended. Sign in again.");
+      return null;
+    });
+    if (!r) return;
+    state.skew = Date.now() - r.now_ms;
+    const seen = new Set();
+    for (const res of r.reservations) {
+      seen.add(res.sid);
+      res.attrs = parseJSON(res.task_attributes);
+      state.reservations.set(res.sid, res);
+      if (res.reservation_status !== "pending") await openChat(res);
+    }
+    for (const [sid, res] of state.reservations) {
+      if (!seen.has(sid)) {
+        state.reservations.delete(sid);
+        closeChatOf(res);
+      }
+    }
+    renderOffers();
+    renderTabs();
+    if (state.selected) renderSide();
+  });
+  return refreshing;
+}
+
+/** @param {string} s */
+function parseJSON(s) {
+  try { const v = JSON.parse(s || "{}"); return v && typeof v === "object" ? v : {}; } catch { return {}; }
+}
+
+/** The visitor's name as the task says it. @param {Json} attrs */
+const visitorName = (attrs) => String(attrs.name || attrs.identity || "Visitor");
+
+function pending() {
+  return [...state.reservations.values()].filter((r) => r.reservation_status === "pending");
+}
+
+function renderOffers() {
+  const box = $("incoming");
+  const offers = pending();
+  // Keep the cards that are still pending (so focus stays on a button).
+  for (const card of [...box.children]) {
+    if (!offers.some((r) => r.sid === /** @type {HTMLElement} */ (card).dataset.sid)) card.remove();
+  }
+  for (const r of offers) {
+    if (box.querySelector(`[data-sid="${r.sid}"]`)) continue;
+    const name = visitorName(r.attrs);
+    const card = h("article", { className: "offer", "data-sid": r.sid, "aria-label": "Incoming chat from " + name },
+      h("h2", null, "Incoming chat: ", h("span", { className: "visitor-name" }, name)),
+      h("dl", null,
+        h("dt", null, "Queue"), h("dd", { className: "queue" }, r.task_queue_friendly_name || "—"),
+        h("dt", null, "Waiting"), h("dd", { className: "waiting" }, ""),
+        h("dt", null, "Answer within"), h("dd", { className: "countdown" }, ""),
+        ...details(r.attrs.pre_engagement_data)),
+      h("div", { className: "actions" },
+        h("button", { type: "button", className: "accept", "data-action": "accept" }, "Accept"),
+        h("button", { type: "button", className: "reject secondary", "data-action": "reject" }, "Reject")));
+    box.append(card);
+  }
+  tick();
+}
+
+/** Definition-list rows for an object's fields, as text. @param {any} obj @returns {HTMLElement[]} */
+function details(obj) {
+  if (!obj || typeof obj !== "object") return [];
+  const out = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === null || v === undefined || v === "") continue;
+    out.push(h("dt", null, k), h("dd", null, typeof v === "object" ? JSON.stringify(v) : String(v)));
+  }
+  return out;
+}
+
+/** @param {number} ms */
+function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+}
+
+function tick() {
+  const now = Date.now() - state.skew;
+  for (const card of /** @type {HTMLElement[]} */ ([...$("incoming").children])) {
+    const r = state.reservations.get(card.dataset.sid || "");
+    if (!r) continue;
+    /** @type {HTMLElement} */ (card.querySelector(".waiting")).textContent = duration(now - r.task_created_ms);
+    /** @type {HTMLElement} */ (card.querySelector(".countdown")).textContent = r.timeout_at_ms ? duration(r.timeout_at_ms - now) : "—";
+  }
+  const n = pending().length;
+  const unread = [...state.chats.values()].reduce((sum, c) => sum + c.unread, 0);
+  // The title blinks while a request waits, so it shows from another tab.
+  document.title = n ? (Math.floor(now / 1000) % 2 ? `(${n}) Incoming chat` : `(${n}) ${TITLE}`)
+    : unread ? `(${unread}) ${TITLE}` : TITLE;
+}
+
+/** @param {Event} e */
+async function onOfferClick(e) {
+  const btn = /** @type {HTMLElement} */ (e.target).closest("button[data-action]");
+  const card = btn && /** @type {HTMLElement} */ (btn.closest(".offer"));
+  if (!btn || !card) return;
+  const sid = card.dataset.sid || "";
+  const action = /** @type {HTMLElement} */ (btn).dataset.action;
+  card.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+  try {
+    const r = await call(`/agent/desk/reservations/${sid}/${action}`, {});
+    if (action === "accept") {
+      const res = { ...state.reservations.get(sid), ...r.reservation };
+      res.attrs = parseJSON(res.task_attributes);
+      state.reservations.set(sid, res);
+      await openChat(res);
+      select(r.channel_sid);
+    }
+  } catch (err) {
+    alertBox(String(/** @type {any} */ (err).message));
+  }
+  await refreshReservations();
+}
+
+// ---- chats ------------------------------------------------------------
+
+/** @param {Json} res */
+async function openChat(res) {
+  const sid = String(res.attrs.channelSid || "");
+  if (!sid) return;
+  let chat = state.chats.get(sid);
+  if (chat) { chat.res = res; return; }
+  chat = { sid, res, messages: [], unread: 0, typing: new Set(), closed: false };
+  state.chats.set(sid, chat);
+  const client = /** @type {ParleyClient} */ (state.client);
+  await client.subscribe(sid);
+  const history = await client.history(sid, { limit: 100 });
+  for (const m of history) addMessage(chat, m, false);
+  if (!state.selected) select(sid);
+  renderTabs();
+}
+
+/** @param {Json} res */
+function closeChatOf(res) {
+  const sid = res.attrs && res.attrs.channelSid;
+  if (!sid || !state.chats.has(sid)) return;
+  state.chats.delete(sid);
+  if (state.client) state.client.unsubscribe(sid).catch(() => {});
+  if (state.selected === sid) {
+    state.selected = "";
+    const next = state.chats.keys().next();
+    if (!next.done) select(next.value); else renderEmpty();
+  }
+}
+
+/** @param {Json} chat @param {Json} m @param {boolean} live */
+function addMessage(chat, m, live) {
+  if (chat.messages.some((/** @type {Json} */ x) => x.index === m.index)) return;
+  chat.messages.push(m);
+  chat.messages.sort((/** @type {Json} */ a, /** @type {Json} */ b) => a.index - b.index);
+  const mine = state.me && m.from === state.me.identity;
+  if (live && !mine && (state.selected !== chat.sid || document.hidden)) chat.unread++;
+}
+
+/** @param {Json} m @param {string} sid */
+function onMessage(m, sid) {
+  const chat = state.chats.get(sid);
+  if (!chat) return;
+  addMessage(chat, m, true);
+  chat.typing.delete(m.from);
+  if (sid === state.selected) { renderChat(); markRead(chat); }
+  renderTabs();
+}
+
+/** @param {Json} chat */
+function markRead(chat) {
+  const last = chat.messages[chat.messages.length - 1];
+  if (last && state.client && !document.hidden) state.client.read(chat.sid, last.index).catch(() => {});
+  chat.unread = 0;
+}
+
+/** @param {string} sid @param {string} who @param {boolean} on */
+function setTyping(sid, who, on) {
+  const chat = state.chats.get(sid);
+  if (!chat || (state.me && who === state.me.identity)) return;
+  if (on) chat.typing.add(who); else chat.typing.delete(who);
+  if (sid === state.selected) renderTyping(chat);
+}
+
+/** @param {string} sid */
+function select(sid) {
+  state.selected = sid;
+  const chat = state.chats.get(sid);
+  if (!chat) return;
+  markRead(chat);
+  renderTabs();
+  renderChat();
+  renderSide();
+}
+
+function renderTabs() {
+  const ul = $("tabs");
+  clear(ul);
+  for (const chat of state.chats.values()) {
+    const selected = chat.sid === state.selected;
+    const tab = h("button", { type: "button", role: "tab", "aria-selected": String(selected), "data-sid": chat.sid },
+      h("span", null, h("span", { className: "tab-name" }, visitorName(chat.res.attrs)), h("br"),
+        h("span", { className: "state" }, lifecycleLabel(chat.res))),
+      chat.unread ? h("span", { className: "badge", "aria-label": `${chat.unread} unread` }, chat.unread) : null);
+    tab.addEventListener("click", () => select(chat.sid));
+    ul.append(h("li", null, tab));
+  }
+  tick();
+}
+
+/** @param {Json} res */
+function lifecycleLabel(res) {
+  return res.reservation_status === "wrapping" ? "wrapping up" : res.reservation_status;
+}
+
+function renderEmpty() {
+  clear($("chat"));
+  $("chat").append(h("p", { className: "empty" }, "No chat selected."));
+  clear($("visitor"));
+  renderTabs();
+}
+
+function renderChat() {
+  const chat = state.chats.get(state.selected);
+  if (!chat) return;
+  const box = $("chat");
+  const draft = /** @type {HTMLTextAreaElement|null} */ (box.querySelector("textarea"));
+  const hadFocus = draft && document.activeElement === draft;
+  const text = draft ? draft.value : "";
+  clear(box);
+  const wrapping = chat.res.reservation_status === "wrapping";
+  const visitorRead = readHorizon(chat.sid);
+  const log = h("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+  const mine = chat.messages.filter((/** @type {Json} */ m) => state.me && m.from === state.me.identity);
+  const lastMine = mine.length ? mine[mine.length - 1].index : -1;
+  for (const m of chat.messages) {
+    const own = state.me && m.from === state.me.identity;
+    log.append(h("div", { className: "msg" + (own ? " mine" : ""), "data-index": m.index },
+      h("span", { className: "meta" }, own ? "You" : visitorName(chat.res.attrs)),
+      h("span", { className: "body" }, String(m.body || "")),
+      own && m.index === lastMine && visitorRead >= m.index ? h("span", { className: "meta read" }, "Read") : null));
+  }
+  const input = h("textarea", { rows: 2, "aria-label": "Reply", disabled: wrapping, value: text });
+  input.addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendDraft(chat, /** @type {HTMLTextAreaElement} */ (input)); }
+  });
+  input.addEventListener("input", () => state.client && state.client.typing(chat.sid));
+  const send = h("button", { type: "button", className: "send", disabled: wrapping }, "Send");
+  send.addEventListener("click", () => sendDraft(chat, /** @type {HTMLTextAreaElement} */ (input)));
+  const step = wrapping ? h("button", { type: "button", className: "complete" }, "Complete")
+    : h("button", { type: "button", className: "wrapup danger" }, "End chat & wrap up");
+  step.addEventListener("click", () => advance(chat, wrapping ? "complete" : "wrapup"));
+  box.append(
+    h("div", { className: "head" }, h("strong", { className: "grow" }, visitorName(chat.res.attrs)), step),
+    log, h("div", { className: "typing", "aria-live": "polite" }),
+    h("div", { className: "compose" }, input, send));
+  renderTyping(chat);
+  log.scrollTop = log.scrollHeight;
+  if (hadFocus) input.focus();
+}
+
+/** The visitor's read horizon in the channel. @param {string} sid */
+function readHorizon(sid) {
+  const ch = state.client && state.client.channels.get(sid);
+  let best = -1;
+  for (const m of (ch && ch.members) || []) {
+    if (state.me && m.identity === state.me.identity) continue;
+    if (typeof m.last_consumed_message_index === "number") best = Math.max(best, m.last_consumed_message_index);
+  }
+  return best;
+}
+
+/** @param {Json} chat */
+function renderTyping(chat) {
+  const el = $("chat").querySelector(".typing");
+  if (el) el.textContent = chat.typing.size ? `${visitorName(chat.res.attrs)} is typing…` : "";
+}
+
+/** @param {Json} chat @param {HTMLTextAreaElement} input */
+async function sendDraft(chat, input) {
+  const body = input.value.trim();
+  if (!body || !state.client) return;
+  input.value = "";
+  state.client.typingEnded(chat.sid);
+  try {
+    const r = await state.client.send(chat.sid, body);
+    addMessage(chat, r.message, false);
+    if (chat.sid === state.selected) renderChat();
+  } catch (err) {
+    input.value = body;
+    alertBox(String(/** @type {any} */ (err).message));
+  }
+}
+
+/** @param {Json} chat @param {"wrapup"|"complete"} action */
+async function advance(chat, action) {
+  try {
+    const r = await call(`/agent/desk/reservations/${chat.res.sid}/${action}`, {});
+    chat.res = { ...chat.res, ...r.reservation, attrs: chat.res.attrs };
+    state.reservations.set(chat.res.sid, chat.res);
+  } catch (err) {
+    alertBox(String(/** @type {any} */ (err).message));
+  }
+  await refreshReservations();
+  if (state.selected === chat.sid) { renderChat(); renderSide(); }
+}
+
+function renderSide() {
+  const chat = state.chats.get(state.selected);
+  const side = $("visitor");
+  clear(side);
+  if (!chat) return;
+  const a = chat.res.attrs;
+  const steps = ["reserved", "accepted", "wrapping", "completed"];
+  const at = steps.indexOf(chat.res.reservation_status === "pending" ? "reserved" : chat.res.reservation_status);
+  side.append(
+    h("h2", null, visitorName(a)),
+    h("dl", null, h("dt", null, "Queue"), h("dd", null, chat.res.task_queue_friendly_name || "—"),
+      h("dt", null, "Task"), h("dd", null, chat.res.task_sid), ...details(a.context)),
+    h("h2", null, "Pre-engagement"),
+    h("dl", { className: "pre" }, ...details(a.pre_engagement_data)),
+    h("h2", null, "Task lifecycle"),
+    h("ol", { className: "lifecycle" }, ...steps.map((s, i) => h("li", { className: i <= at ? "done" : "" }, (i <= at ? "✓ " : "○ ") + s))));
+}
+
+// ---- start ------------------------------------------------------------
+
+async function boot() {
+  $("signin-form").addEventListener("submit", onSignIn);
+  $("signout").addEventListener("click", signOut);
+  $("activity").addEventListener("change", setActivity);
+  $("incoming").addEventListener("click", onOfferClick);
+  document.addEventListener("visibilitychange", () => {
+    const chat = state.chats.get(state.selected);
+    if (chat && !document.hidden) { markRead(chat); renderTabs(); }
+  });
+  let tok;
+  try {
+    tok = await fetchToken();
+  } catch {
+    return showSignIn();
+  }
+  await startDesk(tok);
+}
+
+boot();
