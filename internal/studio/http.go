@@ -157,16 +157,27 @@ func flowInput(f *rest.Form, create bool) (FlowInput, error) {
 	return in, nil
 }
 
-func (h *handlers) createFlow(w http.ResponseWriter, r *http.Request) error {
-	acct, err := account(r)
+// flowRequest reads the account, the flow in the path (pathName; empty
+// for create and validate, which need every parameter) and the form.
+func (h *handlers) flowRequest(r *http.Request, pathName string) (acct, sid string, in FlowInput, err error) {
+	if pathName != "" {
+		acct, sid, err = flowPath(r, pathName)
+	} else {
+		acct, err = account(r)
+	}
 	if err != nil {
-		return err
+		return acct, sid, in, err
 	}
 	form, err := h.rt.Form(r)
 	if err != nil {
-		return err
+		return acct, sid, in, err
 	}
-	in, err := flowInput(form, true)
+	in, err = flowInput(form, pathName == "")
+	return acct, sid, in, err
+}
+
+func (h *handlers) createFlow(w http.ResponseWriter, r *http.Request) error {
+	acct, _, in, err := h.flowRequest(r, "")
 	if err != nil {
 		return err
 	}
@@ -175,15 +186,7 @@ func (h *handlers) createFlow(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) updateFlow(w http.ResponseWriter, r *http.Request) error {
-	acct, sid, err := flowPath(r, "Sid")
-	if err != nil {
-		return err
-	}
-	form, err := h.rt.Form(r)
-	if err != nil {
-		return err
-	}
-	in, err := flowInput(form, false)
+	acct, sid, in, err := h.flowRequest(r, "Sid")
 	if err != nil {
 		return err
 	}
@@ -192,21 +195,12 @@ func (h *handlers) updateFlow(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) validate(w http.ResponseWriter, r *http.Request) error {
-	if _, err := account(r); err != nil {
-		return err
-	}
-	form, err := h.rt.Form(r)
+	_, _, in, err := h.flowRequest(r, "")
 	if err != nil {
 		return err
 	}
-	in, err := flowInput(form, true)
-	if err != nil {
-		return err
-	}
-	if _, err := h.s.Validate(in.Definition); err != nil {
-		return restError(r, err)
-	}
-	return rest.WriteJSON(w, http.StatusOK, map[string]bool{"valid": true})
+	_, err = h.s.Validate(in.Definition)
+	return respond(w, r, http.StatusOK, err, map[string]bool{"valid": true})
 }
 
 func flowPath(r *http.Request, name string) (acct, sid string, err error) {
