@@ -30,6 +30,8 @@ import (
 //   - A reply counts only if its chat index is above the index of the
 //     prompt that send-and-wait-for-reply posted; older messages (sent
 //     while the flow was busy) are dropped, never taken as the answer.
+//     The reply leaves the inbox in the transaction that records the step
+//     it caused, so a crash in between loses nothing.
 //   - Positions are saved after every widget, with the step that records
 //     it, in one transaction. A node that dies mid-widget loses its lease
 //     after Options.Lease and the widget runs again elsewhere; messages it
