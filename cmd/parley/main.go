@@ -26,6 +26,7 @@ const usage = `Parley: a self-hosted contact-center web chat.
 Usage:
   parley serve [flags]   run the server (flags and PARLEY_* variables: parley serve -h)
   parley token [flags]   mint an access token, or rotate a guest key (parley token -h)
+  parley agents ...      create, list agents or set a password (parley agents)
   parley version         print the version
 `
 
@@ -43,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "token":
 		return tokenCmd(args[1:], stdout, stderr)
+	case "agents":
+		return agentsCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "parley", version)
 		return 0
