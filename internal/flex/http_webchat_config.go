@@ -3,7 +3,6 @@ package flex
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -256,10 +255,7 @@ func (h *handlers) deleteWebChatConfig(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	if err := h.s.DeleteWebChatConfig(r.Context(), acct, sid); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return h.notFound(r, err)
-		}
-		return err
+		return h.notFound(r, err)
 	}
 	return rest.NoContent(w)
 }
