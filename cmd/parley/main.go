@@ -92,10 +92,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			a.Main.SID, a.Main.AuthToken, cfg.DataDir)
 	}
 	fmt.Fprintf(stdout, "Parley %s serving on %s (public URL %s, account %s)\n", version, ln.Addr(), cfg.PublicURL, a.Main.SID)
+	printFlexSetup(stdout, cfg.PublicURL, a.FlexSetup)
 	if err := a.Serve(ctx, ln); err != nil {
 		logger.Error("server failed", slog.Any("error", err))
 		return 1
-	printFlexSetup(stdout, cfg.PublicURL, a.FlexSetup)
 	}
 	logger.Info("stopped cleanly")
 	return 0

@@ -266,10 +266,10 @@ func (a *App) Close() error {
 		a.Realtime.Close()
 	}
 	a.Tokens.Close()
-	if a.Studio != nil {
 	if a.Flex != nil {
 		a.Flex.Stop() // before chat and TaskRouter, whose events it handles
 	}
+	if a.Studio != nil {
 		a.Studio.Stop() // before chat: running flows post through it
 	}
 	if a.Chat != nil {
