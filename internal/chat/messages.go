@@ -29,7 +29,7 @@ func (s *Service) sendMessage(ctx context.Context, c caller, serviceSID, channel
 		m.Attributes = "{}"
 	}
 	if m.ClientMessageID != "" {
-		if orig, err := messageByClientID(ctx, s.db, ch.SID, m.ClientMessageID); err == nil {
+		if orig, err := messageByClientID(ctx, s.db, ch.SID, m.From, m.ClientMessageID); err == nil {
 			return orig, false, nil
 		}
 	}
@@ -64,14 +64,14 @@ func (s *Service) insertMessage(ctx context.Context, ch Channel, m Message) (Mes
 		if m.ClientMessageID != "" {
 			// Read after takeIndex: the channel row is locked now, so a
 			// concurrent retry that committed first is visible here.
-			if _, err := messageByClientID(ctx, q, ch.SID, m.ClientMessageID); err == nil {
+			if _, err := messageByClientID(ctx, q, ch.SID, m.From, m.ClientMessageID); err == nil {
 				return errDuplicate
 			}
 		}
 		return insertMessage(ctx, q, m)
 	})
 	if m.ClientMessageID != "" && (errors.Is(err, errDuplicate) || errors.Is(err, store.ErrConflict)) {
-		orig, err := messageByClientID(ctx, s.db, ch.SID, m.ClientMessageID)
+		orig, err := messageByClientID(ctx, s.db, ch.SID, m.From, m.ClientMessageID)
 		return orig, false, wrap("send message", err)
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,7 +188,13 @@ func TestClientMessageIDIsIdempotent(t *testing.T) {
 		if idx != 2 {
 			t.Fatalf("next new id got index %d, want 2 (no index was burnt)", idx)
 		}
-		evs := next(3)
+		// A client message id is the sender's own: another member using the
+		// same id sends a message of its own, not alice's back.
+		bobs, idx, err := f.s.SendMessage(ctx, f.account, f.is, f.ch, "bob", "bob's", "", "c-3")
+		if err != nil || idx != 3 || !strings.Contains(string(bobs), "bob's") {
+			t.Fatalf("another sender's equal id got %d %s %v, want a new message at index 3", idx, bobs, err)
+		}
+		evs := next(4)
 		for i, ev := range evs {
 			if ev.Type != "message.added" || ev.Index == nil || *ev.Index != int64(i) {
 				t.Fatalf("event %d: %+v (a retry must not publish again)", i, ev)

@@ -430,8 +430,11 @@ func getMessage(ctx context.Context, q store.Querier, channelSID, sid string) (M
 	return scanMessage(q.QueryRowContext(ctx, "SELECT "+messageCols+" FROM chat_messages WHERE sid = ? AND channel_sid = ?", sid, channelSID))
 }
 
-func messageByClientID(ctx context.Context, q store.Querier, channelSID, clientID string) (Message, error) {
-	return scanMessage(q.QueryRowContext(ctx, "SELECT "+messageCols+" FROM chat_messages WHERE channel_sid = ? AND client_message_id = ?", channelSID, clientID))
+// messageByClientID finds a sender's earlier send with the same client
+// message id. The id is the sender's own: two members that happen to pick
+// the same id each keep their message.
+func messageByClientID(ctx context.Context, q store.Querier, channelSID, from, clientID string) (Message, error) {
+	return scanMessage(q.QueryRowContext(ctx, "SELECT "+messageCols+" FROM chat_messages WHERE channel_sid = ? AND from_identity = ? AND client_message_id = ?", channelSID, from, clientID))
 }
 
 // descBase turns descending seq order into the ascending keys the paging

@@ -116,7 +116,7 @@ CREATE TABLE chat_messages (
     date_created      INTEGER NOT NULL,
     date_updated      INTEGER NOT NULL,
     UNIQUE (channel_sid, msg_index),
-    UNIQUE (channel_sid, client_message_id)
+    UNIQUE (channel_sid, from_identity, client_message_id)
 );
 
 CREATE TABLE chat_channel_webhooks (
