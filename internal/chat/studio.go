@@ -3,9 +3,12 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/parleychat/parley/internal/store"
 )
 
 // StudioDispatcher runs a Studio flow for a chat message: what a channel
@@ -67,6 +70,16 @@ func (s *Service) dispatchStudio(c caller, h Webhook, m Message, ch Channel) {
 	s.serial.run(m.ChannelSID, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), studioTimeout)
 		defer cancel()
+		// Dispatch is asynchronous: by the time this message's turn comes,
+		// the chat may have ended and its studio webhook been removed (the
+		// janitor does that). Delivering it then would start a second
+		// engagement on a closed chat, so a message whose webhook is gone
+		// is dropped here.
+		if _, err := getWebhook(ctx, s.db, m.ChannelSID, h.SID); errors.Is(err, store.ErrNotFound) {
+			s.logger.Debug("studio webhook removed before dispatch; message not delivered",
+				slog.String("channel_sid", ev.ChannelSID), slog.String("message_sid", ev.MessageSID))
+			return
+		}
 		if err := d.DispatchMessage(ctx, ev); err != nil {
 			s.logger.Warn("studio dispatch failed", slog.String("channel_sid", ev.ChannelSID),
 				slog.String("flow_sid", ev.FlowSID), slog.String("message_sid", ev.MessageSID), slog.Any("error", err))

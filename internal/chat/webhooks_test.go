@@ -279,3 +279,61 @@ func TestChannelWebhooks(t *testing.T) {
 		}
 	})
 }
+
+// blockingStudio holds each dispatch until released, so a test can change
+// the channel while messages wait their turn.
+type blockingStudio struct {
+	got     chan chat.StudioMessage
+	release chan struct{}
+}
+
+func (b *blockingStudio) DispatchMessage(ctx context.Context, ev chat.StudioMessage) error {
+	b.got <- ev
+	<-b.release
+	return nil
+}
+
+// A message still waiting for its turn when the chat's studio webhook is
+// removed (the janitor ending the chat) is not delivered: it would start a
+// second engagement on a closed chat.
+func TestStudioDispatchSkipsRemovedWebhook(t *testing.T) {
+	srv := parleytest.Start(t)
+	s := setupHooks(t, srv)
+	studio := &blockingStudio{got: make(chan chat.StudioMessage, 10), release: make(chan struct{})}
+	srv.App.Chat.SetStudio(studio)
+	flow := rest.NewSID("FW")
+	wh, err := s.tw.CreateChannelWebhook(s.is, s.ch, &chatv2.CreateChannelWebhookParams{Type: ptr("studio"), ConfigurationFlowSid: &flow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, body := range []string{"first", "second"} {
+		if _, _, err := srv.App.Chat.SendMessage(ctx, srv.AccountSID, s.is, s.ch, "visitor", body, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case ev := <-studio.got:
+		if ev.Body != "first" {
+			t.Fatalf("first dispatch %q", ev.Body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("studio got nothing")
+	}
+	// "second" is queued behind "first"; the chat ends meanwhile.
+	if err := s.tw.DeleteChannelWebhook(s.is, s.ch, *wh.Sid); err != nil {
+		t.Fatal(err)
+	}
+	close(studio.release)
+	// A third message after the removal goes nowhere either; once chat is
+	// closed, every queued dispatch has run, so nothing more can arrive.
+	if _, _, err := srv.App.Chat.SendMessage(ctx, srv.AccountSID, s.is, s.ch, "visitor", "third", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	select {
+	case ev := <-studio.got:
+		t.Fatalf("message %q dispatched after its studio webhook was removed", ev.Body)
+	default:
+	}
+}
