@@ -18,7 +18,10 @@ const (
 )
 
 // defaultRoles are the four roles Twilio gives every new service.
-var defaultRoles = []struct{ name, typ string; perms []string }{
+var defaultRoles = []struct {
+	name, typ string
+	perms     []string
+}{
 	{"service admin", "deployment", []string{"createChannel", "joinChannel", "destroyChannel", "inviteMember",
 		"removeMember", "editChannelName", "editChannelAttributes", "addMember", "editAnyMessage",
 		"editAnyMessageAttributes", "deleteAnyMessage", "editAnyUserInfo", "editOwnUserInfo"}},

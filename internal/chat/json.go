@@ -169,13 +169,13 @@ func nonNil(s []string) []string {
 }
 
 // paths builds the resource paths every url and link is made of.
-func servicePath(is string) string          { return "/chat/v2/Services/" + is }
-func channelPath(is, ch string) string      { return servicePath(is) + "/Channels/" + ch }
-func memberPath(is, ch, mb string) string   { return channelPath(is, ch) + "/Members/" + mb }
-func messagePath(is, ch, im string) string  { return channelPath(is, ch) + "/Messages/" + im }
-func webhookPath(is, ch, wh string) string  { return channelPath(is, ch) + "/Webhooks/" + wh }
-func userPath(is, us string) string         { return servicePath(is) + "/Users/" + us }
-func rolePath(is, rl string) string         { return servicePath(is) + "/Roles/" + rl }
+func servicePath(is string) string         { return "/chat/v2/Services/" + is }
+func channelPath(is, ch string) string     { return servicePath(is) + "/Channels/" + ch }
+func memberPath(is, ch, mb string) string  { return channelPath(is, ch) + "/Members/" + mb }
+func messagePath(is, ch, im string) string { return channelPath(is, ch) + "/Messages/" + im }
+func webhookPath(is, ch, wh string) string { return channelPath(is, ch) + "/Webhooks/" + wh }
+func userPath(is, us string) string        { return servicePath(is) + "/Users/" + us }
+func rolePath(is, rl string) string        { return servicePath(is) + "/Roles/" + rl }
 
 func (s *Service) serviceJSON(in Instance) serviceJSON {
 	u := s.url(servicePath(in.SID))
