@@ -107,7 +107,9 @@ func checkPreEngagement(s string) (json.RawMessage, error) {
 			Attributes map[string]any `json:"attributes"`
 		} `json:"fields"`
 	}
-	bad := func(format string, args ...any) error { return rest.InvalidParam("PreEngagementConfig", format, args...) }
+	bad := func(format string, args ...any) error {
+		return rest.InvalidParam("PreEngagementConfig", format, args...)
+	}
 	if err := json.Unmarshal([]byte(s), &form); err != nil {
 		return nil, bad("must be a JSON object {description, fields, submitLabel}: %v", err)
 	}
