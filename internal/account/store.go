@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/parleychat/parley/internal/store"
@@ -104,23 +103,9 @@ func (s *accountStore) keys(ctx context.Context, accountSID string, after, befor
 }
 
 func (s *accountStore) renameKey(ctx context.Context, accountSID, sid, name string, now int64) error {
-	return affected(s.db.ExecContext(ctx, "UPDATE api_keys SET friendly_name = ?, date_updated = ? WHERE sid = ? AND account_sid = ?", name, now, sid, accountSID))
+	return store.Affected(s.db.ExecContext(ctx, "UPDATE api_keys SET friendly_name = ?, date_updated = ? WHERE sid = ? AND account_sid = ?", name, now, sid, accountSID))
 }
 
 func (s *accountStore) deleteKey(ctx context.Context, accountSID, sid string) error {
-	return affected(s.db.ExecContext(ctx, "DELETE FROM api_keys WHERE sid = ? AND account_sid = ?", sid, accountSID))
-}
-
-func affected(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return store.Affected(s.db.ExecContext(ctx, "DELETE FROM api_keys WHERE sid = ? AND account_sid = ?", sid, accountSID))
 }

@@ -146,7 +146,7 @@ func (s *Service) deleteInstance(ctx context.Context, c caller, sid string) erro
 	var channels []Channel
 	err := s.db.InTx(ctx, func(q store.Querier) error {
 		var err error
-		channels, err = queryAll(ctx, q, scanChannel, "SELECT "+channelCols+" FROM chat_channels c WHERE c.service_sid = ? AND c.account_sid = ?", sid, c.account)
+		channels, err = store.QueryAll(ctx, q, "SELECT "+channelCols+" FROM chat_channels c WHERE c.service_sid = ? AND c.account_sid = ?", scanChannel, sid, c.account)
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,7 @@ import (
 // service can run several of them in one transaction. Every lookup is
 // scoped by account and service, so a SID from elsewhere finds nothing.
 
-type scanner interface{ Scan(...any) error }
+type scanner = store.Scanner
 
 func jsonList(v []string) string {
 	if v == nil {
@@ -31,38 +31,6 @@ func parseList(s string) []string {
 }
 
 func nullStr(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-
-func affected(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
-}
-
-// queryAll runs q and scans every row with scan.
-func queryAll[T any](ctx context.Context, q store.Querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("chat: query: %w", err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
 
 // --- services ---
 
@@ -109,7 +77,7 @@ func insertInstance(ctx context.Context, q store.Querier, in Instance, defaultFo
 
 func updateInstance(ctx context.Context, q store.Querier, in Instance) error {
 	notes, _ := json.Marshal(in.Notifications)
-	return affected(q.ExecContext(ctx, "UPDATE chat_services SET friendly_name = ?, default_service_role_sid = ?, "+
+	return store.Affected(q.ExecContext(ctx, "UPDATE chat_services SET friendly_name = ?, default_service_role_sid = ?, "+
 		"default_channel_role_sid = ?, default_channel_creator_role_sid = ?, read_status_enabled = ?, "+
 		"reachability_enabled = ?, typing_indicator_timeout = ?, consumption_report_interval = ?, "+
 		"limit_channel_members = ?, limit_user_channels = ?, pre_webhook_url = ?, post_webhook_url = ?, "+
@@ -133,11 +101,11 @@ func defaultInstance(ctx context.Context, q store.Querier, accountSID string) (I
 
 func listInstances(ctx context.Context, q store.Querier, accountSID string, after, before int64, limit int) ([]Instance, error) {
 	cond, tail := store.Keyset("seq", after, before, limit)
-	return queryAll(ctx, q, scanInstance, "SELECT "+instanceCols+" FROM chat_services WHERE account_sid = ?"+cond+tail, accountSID)
+	return store.QueryAll(ctx, q, "SELECT "+instanceCols+" FROM chat_services WHERE account_sid = ?"+cond+tail, scanInstance, accountSID)
 }
 
 func deleteInstance(ctx context.Context, q store.Querier, accountSID, sid string) error {
-	return affected(q.ExecContext(ctx, "DELETE FROM chat_services WHERE sid = ? AND account_sid = ?", sid, accountSID))
+	return store.Affected(q.ExecContext(ctx, "DELETE FROM chat_services WHERE sid = ? AND account_sid = ?", sid, accountSID))
 }
 
 // --- roles ---
@@ -165,16 +133,16 @@ func getRole(ctx context.Context, q store.Querier, serviceSID, sid string) (Role
 
 func listRoles(ctx context.Context, q store.Querier, serviceSID string, after, before int64, limit int) ([]Role, error) {
 	cond, tail := store.Keyset("seq", after, before, limit)
-	return queryAll(ctx, q, scanRole, "SELECT "+roleCols+" FROM chat_roles WHERE service_sid = ?"+cond+tail, serviceSID)
+	return store.QueryAll(ctx, q, "SELECT "+roleCols+" FROM chat_roles WHERE service_sid = ?"+cond+tail, scanRole, serviceSID)
 }
 
 func updateRole(ctx context.Context, q store.Querier, r Role) error {
-	return affected(q.ExecContext(ctx, "UPDATE chat_roles SET permissions = ?, date_updated = ? WHERE sid = ? AND service_sid = ?",
+	return store.Affected(q.ExecContext(ctx, "UPDATE chat_roles SET permissions = ?, date_updated = ? WHERE sid = ? AND service_sid = ?",
 		jsonList(r.Permissions), r.Updated, r.SID, r.ServiceSID))
 }
 
 func deleteRole(ctx context.Context, q store.Querier, serviceSID, sid string) error {
-	return affected(q.ExecContext(ctx, "DELETE FROM chat_roles WHERE sid = ? AND service_sid = ?", sid, serviceSID))
+	return store.Affected(q.ExecContext(ctx, "DELETE FROM chat_roles WHERE sid = ? AND service_sid = ?", sid, serviceSID))
 }
 
 // --- users ---
@@ -220,16 +188,16 @@ func getUser(ctx context.Context, q store.Querier, serviceSID, ref string) (User
 
 func listUsers(ctx context.Context, q store.Querier, serviceSID string, after, before int64, limit int) ([]User, error) {
 	cond, tail := store.Keyset("u.seq", after, before, limit)
-	return queryAll(ctx, q, scanUser, "SELECT "+userCols+" FROM chat_users u WHERE u.service_sid = ?"+cond+tail, serviceSID)
+	return store.QueryAll(ctx, q, "SELECT "+userCols+" FROM chat_users u WHERE u.service_sid = ?"+cond+tail, scanUser, serviceSID)
 }
 
 func updateUser(ctx context.Context, q store.Querier, u User) error {
-	return affected(q.ExecContext(ctx, "UPDATE chat_users SET friendly_name = ?, attributes = ?, role_sid = ?, date_updated = ? "+
+	return store.Affected(q.ExecContext(ctx, "UPDATE chat_users SET friendly_name = ?, attributes = ?, role_sid = ?, date_updated = ? "+
 		"WHERE sid = ? AND service_sid = ?", nullStr(u.FriendlyName), u.Attributes, nullStr(u.RoleSID), u.Updated, u.SID, u.ServiceSID))
 }
 
 func deleteUser(ctx context.Context, q store.Querier, serviceSID, sid string) error {
-	return affected(q.ExecContext(ctx, "DELETE FROM chat_users WHERE sid = ? AND service_sid = ?", sid, serviceSID))
+	return store.Affected(q.ExecContext(ctx, "DELETE FROM chat_users WHERE sid = ? AND service_sid = ?", sid, serviceSID))
 }
 
 // --- channels ---
@@ -279,17 +247,17 @@ func listChannels(ctx context.Context, q store.Querier, serviceSID string, types
 		args = append(args, memberIdentity)
 	}
 	cond, tail := store.Keyset("c.seq", after, before, limit)
-	return queryAll(ctx, q, scanChannel, query+cond+tail, args...)
+	return store.QueryAll(ctx, q, query+cond+tail, scanChannel, args...)
 }
 
 func updateChannel(ctx context.Context, q store.Querier, c Channel) error {
-	return affected(q.ExecContext(ctx, "UPDATE chat_channels SET friendly_name = ?, unique_name = ?, attributes = ?, "+
+	return store.Affected(q.ExecContext(ctx, "UPDATE chat_channels SET friendly_name = ?, unique_name = ?, attributes = ?, "+
 		"created_by = ?, date_created = ?, date_updated = ? WHERE sid = ? AND service_sid = ?",
 		nullStr(c.FriendlyName), nullStr(c.UniqueName), c.Attributes, c.CreatedBy, c.Created, c.Updated, c.SID, c.ServiceSID))
 }
 
 func deleteChannel(ctx context.Context, q store.Querier, serviceSID, sid string) error {
-	return affected(q.ExecContext(ctx, "DELETE FROM chat_channels WHERE sid = ? AND service_sid = ?", sid, serviceSID))
+	return store.Affected(q.ExecContext(ctx, "DELETE FROM chat_channels WHERE sid = ? AND service_sid = ?", sid, serviceSID))
 }
 
 // takeIndex bumps the channel's next index and returns the one it had.
@@ -367,11 +335,11 @@ func listMembers(ctx context.Context, q store.Querier, channelSID string, identi
 		}
 	}
 	cond, tail := store.Keyset("seq", after, before, limit)
-	return queryAll(ctx, q, scanMember, query+cond+tail, args...)
+	return store.QueryAll(ctx, q, query+cond+tail, scanMember, args...)
 }
 
 func updateMember(ctx context.Context, q store.Querier, m Member) error {
-	return affected(q.ExecContext(ctx, "UPDATE chat_members SET role_sid = ?, last_consumed_message_index = ?, "+
+	return store.Affected(q.ExecContext(ctx, "UPDATE chat_members SET role_sid = ?, last_consumed_message_index = ?, "+
 		"last_consumption_timestamp = ?, attributes = ?, date_created = ?, date_updated = ? WHERE sid = ? AND channel_sid = ?",
 		nullStr(m.RoleSID), nullIndex(m.LastConsumedMessageIndex),
 		sql.NullInt64{Int64: m.LastConsumptionTimestamp, Valid: m.LastConsumptionTimestamp != 0},
@@ -381,13 +349,13 @@ func updateMember(ctx context.Context, q store.Querier, m Member) error {
 // advanceHorizon sets a member's read horizon to index only if that moves
 // it forward, in one statement, so concurrent reports never move it back.
 func advanceHorizon(ctx context.Context, q store.Querier, channelSID, memberSID string, index, now int64) error {
-	return affected(q.ExecContext(ctx, "UPDATE chat_members SET last_consumed_message_index = ?, last_consumption_timestamp = ?, "+
+	return store.Affected(q.ExecContext(ctx, "UPDATE chat_members SET last_consumed_message_index = ?, last_consumption_timestamp = ?, "+
 		"date_updated = ? WHERE sid = ? AND channel_sid = ? AND (last_consumed_message_index IS NULL OR last_consumed_message_index < ?)",
 		index, now, now, memberSID, channelSID, index))
 }
 
 func deleteMember(ctx context.Context, q store.Querier, channelSID, sid string) error {
-	return affected(q.ExecContext(ctx, "DELETE FROM chat_members WHERE sid = ? AND channel_sid = ?", sid, channelSID))
+	return store.Affected(q.ExecContext(ctx, "DELETE FROM chat_members WHERE sid = ? AND channel_sid = ?", sid, channelSID))
 }
 
 func countUserChannels(ctx context.Context, q store.Querier, serviceSID, identity string) (int, error) {
@@ -397,10 +365,10 @@ func countUserChannels(ctx context.Context, q store.Querier, serviceSID, identit
 }
 
 func memberChannelSIDs(ctx context.Context, q store.Querier, accountSID, serviceSID, identity string) ([]string, error) {
-	return queryAll(ctx, q, func(r scanner) (string, error) {
+	return store.QueryAll(ctx, q, "SELECT channel_sid FROM chat_members WHERE account_sid = ? AND service_sid = ? AND identity = ? ORDER BY seq", func(r scanner) (string, error) {
 		var s string
 		return s, r.Scan(&s)
-	}, "SELECT channel_sid FROM chat_members WHERE account_sid = ? AND service_sid = ? AND identity = ? ORDER BY seq", accountSID, serviceSID, identity)
+	}, accountSID, serviceSID, identity)
 }
 
 // --- messages ---
@@ -448,7 +416,7 @@ func listMessages(ctx context.Context, q store.Querier, channelSID string, desc 
 	query := "SELECT " + messageCols + " FROM chat_messages WHERE channel_sid = ?"
 	if !desc {
 		cond, tail := store.Keyset("seq", after, before, limit)
-		return queryAll(ctx, q, scanMessage, query+cond+tail, channelSID)
+		return store.QueryAll(ctx, q, query+cond+tail, scanMessage, channelSID)
 	}
 	switch {
 	case before > 0:
@@ -458,30 +426,30 @@ func listMessages(ctx context.Context, q store.Querier, channelSID string, desc 
 	default:
 		query += fmt.Sprintf(" ORDER BY seq DESC LIMIT %d", limit)
 	}
-	return queryAll(ctx, q, scanMessage, query, channelSID)
+	return store.QueryAll(ctx, q, query, scanMessage, channelSID)
 }
 
 // messagesAfter reads messages with index > after, ascending.
 func messagesAfter(ctx context.Context, q store.Querier, channelSID string, after int64, limit int) ([]Message, error) {
-	return queryAll(ctx, q, scanMessage, "SELECT "+messageCols+" FROM chat_messages WHERE channel_sid = ? AND msg_index > ? "+
-		"ORDER BY msg_index ASC LIMIT ?", channelSID, after, limit)
+	return store.QueryAll(ctx, q, "SELECT "+messageCols+" FROM chat_messages WHERE channel_sid = ? AND msg_index > ? "+
+		"ORDER BY msg_index ASC LIMIT ?", scanMessage, channelSID, after, limit)
 }
 
 // messagesBefore reads the limit messages with index < before nearest to
 // it, descending (the caller reverses them).
 func messagesBefore(ctx context.Context, q store.Querier, channelSID string, before int64, limit int) ([]Message, error) {
-	return queryAll(ctx, q, scanMessage, "SELECT "+messageCols+" FROM chat_messages WHERE channel_sid = ? AND msg_index < ? "+
-		"ORDER BY msg_index DESC LIMIT ?", channelSID, before, limit)
+	return store.QueryAll(ctx, q, "SELECT "+messageCols+" FROM chat_messages WHERE channel_sid = ? AND msg_index < ? "+
+		"ORDER BY msg_index DESC LIMIT ?", scanMessage, channelSID, before, limit)
 }
 
 func updateMessage(ctx context.Context, q store.Querier, m Message) error {
-	return affected(q.ExecContext(ctx, "UPDATE chat_messages SET from_identity = ?, body = ?, attributes = ?, last_updated_by = ?, "+
+	return store.Affected(q.ExecContext(ctx, "UPDATE chat_messages SET from_identity = ?, body = ?, attributes = ?, last_updated_by = ?, "+
 		"was_edited = ?, date_created = ?, date_updated = ? WHERE sid = ? AND channel_sid = ?",
 		m.From, m.Body, m.Attributes, nullStr(m.LastUpdatedBy), m.WasEdited, m.Created, m.Updated, m.SID, m.ChannelSID))
 }
 
 func deleteMessage(ctx context.Context, q store.Querier, channelSID, sid string) error {
-	return affected(q.ExecContext(ctx, "DELETE FROM chat_messages WHERE sid = ? AND channel_sid = ?", sid, channelSID))
+	return store.Affected(q.ExecContext(ctx, "DELETE FROM chat_messages WHERE sid = ? AND channel_sid = ?", sid, channelSID))
 }
 
 // --- channel webhooks ---
@@ -514,7 +482,7 @@ func getWebhook(ctx context.Context, q store.Querier, channelSID, sid string) (W
 
 func listWebhooks(ctx context.Context, q store.Querier, channelSID string, after, before int64, limit int) ([]Webhook, error) {
 	cond, tail := store.Keyset("seq", after, before, limit)
-	return queryAll(ctx, q, scanWebhook, "SELECT "+webhookCols+" FROM chat_channel_webhooks WHERE channel_sid = ?"+cond+tail, channelSID)
+	return store.QueryAll(ctx, q, "SELECT "+webhookCols+" FROM chat_channel_webhooks WHERE channel_sid = ?"+cond+tail, scanWebhook, channelSID)
 }
 
 func countWebhooks(ctx context.Context, q store.Querier, channelSID string) (int, error) {
@@ -524,12 +492,12 @@ func countWebhooks(ctx context.Context, q store.Querier, channelSID string) (int
 }
 
 func updateWebhook(ctx context.Context, q store.Querier, w Webhook) error {
-	return affected(q.ExecContext(ctx, "UPDATE chat_channel_webhooks SET url = ?, method = ?, filters = ?, triggers = ?, "+
+	return store.Affected(q.ExecContext(ctx, "UPDATE chat_channel_webhooks SET url = ?, method = ?, filters = ?, triggers = ?, "+
 		"flow_sid = ?, retry_count = ?, date_updated = ? WHERE sid = ? AND channel_sid = ?",
 		nullStr(w.URL), w.Method, jsonList(w.Filters), jsonList(w.Triggers), nullStr(w.FlowSID), w.RetryCount, w.Updated,
 		w.SID, w.ChannelSID))
 }
 
 func deleteWebhook(ctx context.Context, q store.Querier, channelSID, sid string) error {
-	return affected(q.ExecContext(ctx, "DELETE FROM chat_channel_webhooks WHERE sid = ? AND channel_sid = ?", sid, channelSID))
+	return store.Affected(q.ExecContext(ctx, "DELETE FROM chat_channel_webhooks WHERE sid = ? AND channel_sid = ?", sid, channelSID))
 }

@@ -61,7 +61,7 @@ func userChannelRows(ctx context.Context, q store.Querier, serviceSID, identity,
 		args = append(args, channelSID)
 	}
 	cond, tail := store.Keyset("m.seq", after, before, limit)
-	return queryAll(ctx, q, func(r scanner) (userChannel, error) {
+	return store.QueryAll(ctx, q, query+cond+tail, func(r scanner) (userChannel, error) {
 		var uc userChannel
 		var horizon sql.NullInt64
 		err := r.Scan(&uc.Seq, &uc.MemberSID, &uc.ChannelSID, &horizon, &uc.Unread)
@@ -69,7 +69,7 @@ func userChannelRows(ctx context.Context, q store.Querier, serviceSID, identity,
 			uc.Horizon = &horizon.Int64
 		}
 		return uc, err
-	}, query+cond+tail, args...)
+	}, args...)
 }
 
 func (h *handlers) listUserChannels(w http.ResponseWriter, r *http.Request) error {

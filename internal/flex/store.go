@@ -12,7 +12,7 @@ import (
 // flexStore is Flex's SQL. It reads and writes only flex_* tables.
 type flexStore struct{ db *store.DB }
 
-type scanner interface{ Scan(...any) error }
+type scanner = store.Scanner
 
 const flowCols = "seq, sid, account_sid, friendly_name, chat_service_sid, channel_type, contact_identity, enabled, " +
 	"integration_type, integration, long_lived, janitor_enabled, date_created, date_updated"
@@ -55,7 +55,7 @@ func (s *flexStore) insertFlow(ctx context.Context, q store.Querier, f Flow, def
 
 func (s *flexStore) updateFlow(ctx context.Context, f Flow) error {
 	integration, _ := json.Marshal(f.Integration)
-	return affected(s.db.ExecContext(ctx, "UPDATE flex_flows SET friendly_name = ?, chat_service_sid = ?, channel_type = ?, "+
+	return store.Affected(s.db.ExecContext(ctx, "UPDATE flex_flows SET friendly_name = ?, chat_service_sid = ?, channel_type = ?, "+
 		"contact_identity = ?, enabled = ?, integration_type = ?, integration = ?, long_lived = ?, janitor_enabled = ?, date_updated = ? "+
 		"WHERE sid = ? AND account_sid = ?",
 		f.FriendlyName, f.ChatServiceSID, f.ChannelType, nullable(f.ContactIdentity), f.Enabled, nullable(f.IntegrationType),
@@ -96,7 +96,7 @@ func (s *flexStore) flows(ctx context.Context, accountSID, friendlyName string, 
 }
 
 func (s *flexStore) deleteFlow(ctx context.Context, accountSID, sid string) error {
-	return affected(s.db.ExecContext(ctx, "DELETE FROM flex_flows WHERE sid = ? AND account_sid = ?", sid, accountSID))
+	return store.Affected(s.db.ExecContext(ctx, "DELETE FROM flex_flows WHERE sid = ? AND account_sid = ?", sid, accountSID))
 }
 
 const channelCols = "seq, sid, account_sid, flex_flow_sid, chat_service_sid, identity, status, long_lived, task_sid, " +
@@ -225,24 +225,10 @@ func (s *flexStore) touch(ctx context.Context, sid string, now, step int64) erro
 }
 
 func (s *flexStore) setPostEngagement(ctx context.Context, accountSID, sid, data string, now int64) error {
-	return affected(s.db.ExecContext(ctx, "UPDATE flex_channels SET post_engagement_data = ?, date_updated = ? WHERE sid = ? AND account_sid = ?",
+	return store.Affected(s.db.ExecContext(ctx, "UPDATE flex_channels SET post_engagement_data = ?, date_updated = ? WHERE sid = ? AND account_sid = ?",
 		data, now, sid, accountSID))
 }
 
 func (s *flexStore) deleteChannel(ctx context.Context, accountSID, sid string) error {
-	return affected(s.db.ExecContext(ctx, "DELETE FROM flex_channels WHERE sid = ? AND account_sid = ?", sid, accountSID))
-}
-
-func affected(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return store.Affected(s.db.ExecContext(ctx, "DELETE FROM flex_channels WHERE sid = ? AND account_sid = ?", sid, accountSID))
 }

@@ -2,7 +2,6 @@ package studio
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -32,7 +31,7 @@ func notFound(err error) error {
 
 const flowCols = `seq, sid, account_sid, author_sid, friendly_name, status, revision, commit_message, definition, warnings, test_users, date_created, date_updated`
 
-func scanFlow(row interface{ Scan(...any) error }) (FlowRecord, error) {
+func scanFlow(row store.Scanner) (FlowRecord, error) {
 	var r FlowRecord
 	var def, warnings, users string
 	err := row.Scan(&r.Seq, &r.SID, &r.AccountSID, &r.AuthorSID, &r.FriendlyName, &r.Status, &r.Revision,
@@ -98,20 +97,7 @@ func listFlows(ctx context.Context, q store.Querier, accountSID string, p rest.P
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanFlow)
-}
-
-func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, scanFlow)
 }
 
 func deleteFlow(ctx context.Context, db *store.DB, accountSID, sid string) error {
@@ -157,7 +143,7 @@ func listRevisions(ctx context.Context, q store.Querier, accountSID, flowSID str
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanFlow)
+	return store.Collect(rows, scanFlow)
 }
 
 func setTestUsers(ctx context.Context, q store.Querier, accountSID, flowSID string, users []string) error {
@@ -199,7 +185,7 @@ const execCols = `seq, sid, account_sid, flow_sid, flow_revision, contact_addres
 	initiated_by, channel_sid, context, state, step_count, last_step_sid, wait_kind, wait_deadline, wait_after_index,
 	date_created, date_updated`
 
-func scanExecution(row interface{ Scan(...any) error }) (Execution, error) {
+func scanExecution(row store.Scanner) (Execution, error) {
 	var e Execution
 	var ctxJSON string
 	err := row.Scan(&e.Seq, &e.SID, &e.AccountSID, &e.FlowSID, &e.FlowRevision, &e.ContactAddress, &e.ContactSID, &e.Status,
@@ -267,7 +253,7 @@ func listExecutions(ctx context.Context, q store.Querier, accountSID, flowSID st
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanExecution)
+	return store.Collect(rows, scanExecution)
 }
 
 // claim leases an active execution that nobody holds. It is one
@@ -408,7 +394,7 @@ type Step struct {
 
 const stepCols = `seq, sid, account_sid, flow_sid, execution_sid, parent_step_sid, name, transitioned_from, transitioned_to, type, context, date_created, date_updated`
 
-func scanStep(row interface{ Scan(...any) error }) (Step, error) {
+func scanStep(row store.Scanner) (Step, error) {
 	var s Step
 	var c string
 	err := row.Scan(&s.Seq, &s.SID, &s.AccountSID, &s.FlowSID, &s.ExecutionSID, &s.ParentSID, &s.Name, &s.From, &s.To, &s.Type,
@@ -436,5 +422,5 @@ func listSteps(ctx context.Context, q store.Querier, accountSID, flowSID, execut
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanStep)
+	return store.Collect(rows, scanStep)
 }

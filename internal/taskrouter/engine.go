@@ -69,7 +69,7 @@ func (s *Service) run(ctx context.Context) {
 }
 
 func (s *Service) sweepAll(ctx context.Context) {
-	wss, err := queryAll(ctx, s.db, "SELECT DISTINCT workspace_sid FROM tr_tasks WHERE assignment_status = ?", scanString, StatusPending)
+	wss, err := store.QueryAll(ctx, s.db, "SELECT DISTINCT workspace_sid FROM tr_tasks WHERE assignment_status = ?", scanString, StatusPending)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "sweep failed", slog.Any("error", err))
@@ -84,19 +84,19 @@ func (s *Service) sweepAll(ctx context.Context) {
 // timers acts on every deadline that has passed.
 func (s *Service) timers(ctx context.Context) {
 	now := store.Now()
-	due, err := queryAll(ctx, s.db, "SELECT "+reservationCols+" FROM tr_reservations WHERE status = ? AND timeout_at <= ? ORDER BY timeout_at LIMIT 200",
+	due, err := store.QueryAll(ctx, s.db, "SELECT "+reservationCols+" FROM tr_reservations WHERE status = ? AND timeout_at <= ? ORDER BY timeout_at LIMIT 200",
 		scanReservation, ResPending, now)
 	s.logTimer(ctx, "reservation timeouts", err)
 	for _, r := range due {
 		s.logTimer(ctx, "reservation timeout", s.timeoutReservation(ctx, r))
 	}
-	expired, err := queryAll(ctx, s.db, "SELECT "+taskBaseCols+" FROM tr_tasks t WHERE t.assignment_status IN (?, ?) AND t.expires_at <= ? LIMIT 200",
+	expired, err := store.QueryAll(ctx, s.db, "SELECT "+taskBaseCols+" FROM tr_tasks t WHERE t.assignment_status IN (?, ?) AND t.expires_at <= ? LIMIT 200",
 		scanTaskBase, StatusPending, StatusReserved, now)
 	s.logTimer(ctx, "task expiry", err)
 	for _, t := range expired {
 		s.logTimer(ctx, "task expiry", s.expireTask(ctx, t))
 	}
-	wss, err := queryAll(ctx, s.db, "SELECT DISTINCT workspace_sid FROM tr_tasks WHERE assignment_status = ? AND step_deadline > 0 AND step_deadline <= ?",
+	wss, err := store.QueryAll(ctx, s.db, "SELECT DISTINCT workspace_sid FROM tr_tasks WHERE assignment_status = ? AND step_deadline > 0 AND step_deadline <= ?",
 		scanString, StatusPending, now)
 	s.logTimer(ctx, "target timeouts", err)
 	for _, ws := range wss {
@@ -229,7 +229,7 @@ func (s *Service) snapshot(ctx context.Context, wsSID string) (*snapshot, error)
 	}
 	snap := &snapshot{ws: ws, byID: map[string]*workerView{}, queues: map[string]*queueView{},
 		workflows: map[string]Workflow{}, channels: map[string]string{}}
-	workers, err := queryAll(ctx, s.db, "SELECT "+workerCols+" FROM tr_workers w WHERE w.workspace_sid = ?", scanWorker, wsSID)
+	workers, err := store.QueryAll(ctx, s.db, "SELECT "+workerCols+" FROM tr_workers w WHERE w.workspace_sid = ?", scanWorker, wsSID)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func (s *Service) snapshot(ctx context.Context, wsSID string) (*snapshot, error)
 	if err := s.loadChannels(ctx, snap, wsSID, ""); err != nil {
 		return nil, err
 	}
-	queues, err := queryAll(ctx, s.db, "SELECT "+taskQueueCols+" FROM tr_task_queues q WHERE q.workspace_sid = ?", scanTaskQueue, wsSID)
+	queues, err := store.QueryAll(ctx, s.db, "SELECT "+taskQueueCols+" FROM tr_task_queues q WHERE q.workspace_sid = ?", scanTaskQueue, wsSID)
 	if err != nil {
 		return nil, err
 	}
@@ -253,14 +253,14 @@ func (s *Service) snapshot(ctx context.Context, wsSID string) (*snapshot, error)
 		}
 		snap.queues[q.SID] = &queueView{TaskQueue: q, expr: e, match: map[string]bool{}}
 	}
-	flows, err := queryAll(ctx, s.db, "SELECT "+workflowCols+" FROM tr_workflows WHERE workspace_sid = ?", scanWorkflow, wsSID)
+	flows, err := store.QueryAll(ctx, s.db, "SELECT "+workflowCols+" FROM tr_workflows WHERE workspace_sid = ?", scanWorkflow, wsSID)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range flows {
 		snap.workflows[f.SID] = f
 	}
-	chans, err := queryAll(ctx, s.db, "SELECT "+taskChannelCols+" FROM tr_task_channels WHERE workspace_sid = ?", scanTaskChannel, wsSID)
+	chans, err := store.QueryAll(ctx, s.db, "SELECT "+taskChannelCols+" FROM tr_task_channels WHERE workspace_sid = ?", scanTaskChannel, wsSID)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +433,7 @@ func (s *Service) assignTasks(ctx context.Context, snap *snapshot, sids map[stri
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), 500)]
 		ids = ids[len(batch):]
-		tasks, err := queryAll(ctx, s.db, "SELECT "+taskBaseCols+" FROM tr_tasks t WHERE t.assignment_status = ? AND t.sid IN (?"+
+		tasks, err := store.QueryAll(ctx, s.db, "SELECT "+taskBaseCols+" FROM tr_tasks t WHERE t.assignment_status = ? AND t.sid IN (?"+
 			repeat(", ?", len(batch)-1)+")", scanTaskBase, append([]any{StatusPending}, batch...)...)
 		if err != nil {
 			return err
@@ -454,7 +454,7 @@ func (s *Service) pass(ctx context.Context, snap *snapshot) error {
 	if len(queues) == 0 {
 		return nil
 	}
-	tasks, err := queryAll(ctx, s.db, "SELECT "+taskBaseCols+` FROM tr_tasks t WHERE t.workspace_sid = ? AND t.assignment_status = ?
+	tasks, err := store.QueryAll(ctx, s.db, "SELECT "+taskBaseCols+` FROM tr_tasks t WHERE t.workspace_sid = ? AND t.assignment_status = ?
 		AND t.task_queue_sid IN (?`+repeat(", ?", len(queues)-1)+`)
 		ORDER BY t.step_priority DESC, t.virtual_start_time ASC, t.seq ASC LIMIT `+strconv.Itoa(maxPassTasks),
 		scanTaskBase, append([]any{snap.ws.SID, StatusPending}, queues...)...)
@@ -550,7 +550,7 @@ func (s *Service) excludedFor(ctx context.Context, tasks []Task) (map[string]map
 		for _, t := range batch {
 			args = append(args, t.SID)
 		}
-		rows, err := queryAll(ctx, s.db, "SELECT task_sid || ' ' || worker_sid FROM tr_reservations WHERE status = ? AND task_sid IN (?"+
+		rows, err := store.QueryAll(ctx, s.db, "SELECT task_sid || ' ' || worker_sid FROM tr_reservations WHERE status = ? AND task_sid IN (?"+
 			repeat(", ?", len(batch)-1)+")", scanString, args...)
 		if err != nil {
 			return nil, err
@@ -722,7 +722,7 @@ func (s *Service) maybeSkip(ctx context.Context, snap *snapshot, t *Task, cfg *W
 
 // advanceDueSteps moves tasks whose target timed out to their next target.
 func (s *Service) advanceDueSteps(ctx context.Context, snap *snapshot) error {
-	due, err := queryAll(ctx, s.db, "SELECT "+taskBaseCols+` FROM tr_tasks t WHERE t.workspace_sid = ? AND t.assignment_status = ?
+	due, err := store.QueryAll(ctx, s.db, "SELECT "+taskBaseCols+` FROM tr_tasks t WHERE t.workspace_sid = ? AND t.assignment_status = ?
 		AND t.step_deadline > 0 AND t.step_deadline <= ? LIMIT 1000`, scanTaskBase, snap.ws.SID, StatusPending, store.Now())
 	if err != nil {
 		return err

@@ -212,7 +212,7 @@ func (s *Service) DeleteTaskQueue(ctx context.Context, accountSID, wsSID, sid st
 		if live > 0 {
 			return rest.BadRequest("Task queue %s still holds %d live tasks", sid, live)
 		}
-		flows, err := queryAll(ctx, q, "SELECT "+workflowCols+" FROM tr_workflows WHERE workspace_sid = ?", scanWorkflow, wsSID)
+		flows, err := store.QueryAll(ctx, q, "SELECT "+workflowCols+" FROM tr_workflows WHERE workspace_sid = ?", scanWorkflow, wsSID)
 		if err != nil {
 			return err
 		}

@@ -546,7 +546,7 @@ func (s *Service) CreateTaskChannel(ctx context.Context, accountSID, wsSID, uniq
 		if err != nil {
 			return err
 		}
-		workers, err := queryAll(ctx, q, "SELECT sid FROM tr_workers WHERE workspace_sid = ?", scanString, wsSID)
+		workers, err := store.QueryAll(ctx, q, "SELECT sid FROM tr_workers WHERE workspace_sid = ?", scanString, wsSID)
 		if err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func (s *Service) WorkspaceRealTime(ctx context.Context, accountSID, wsSID, chan
 	if err != nil {
 		return rt, err
 	}
-	workers, err := queryAll(ctx, s.db, "SELECT "+workerCols+" FROM tr_workers w WHERE w.workspace_sid = ?", scanWorker, wsSID)
+	workers, err := store.QueryAll(ctx, s.db, "SELECT "+workerCols+" FROM tr_workers w WHERE w.workspace_sid = ?", scanWorker, wsSID)
 	if err != nil {
 		return rt, err
 	}
@@ -55,7 +55,7 @@ func (s *Service) QueueRealTime(ctx context.Context, accountSID, wsSID, queueSID
 	if err != nil {
 		return rt, err
 	}
-	all, err := queryAll(ctx, s.db, "SELECT "+workerCols+" FROM tr_workers w WHERE w.workspace_sid = ?", scanWorker, wsSID)
+	all, err := store.QueryAll(ctx, s.db, "SELECT "+workerCols+" FROM tr_workers w WHERE w.workspace_sid = ?", scanWorker, wsSID)
 	if err != nil {
 		return rt, err
 	}
@@ -91,7 +91,7 @@ func (s *Service) taskCounts(ctx context.Context, wsSID, queueSID, channel strin
 	if channel != "" {
 		f.add("t.task_channel_sid IN (SELECT sid FROM tr_task_channels WHERE workspace_sid = ? AND (sid = ? OR unique_name = ?))", wsSID, channel, channel)
 	}
-	tasks, err := queryAll(ctx, s.db, "SELECT "+taskBaseCols+" FROM tr_tasks t"+f.where(), scanTaskBase, f.args...)
+	tasks, err := store.QueryAll(ctx, s.db, "SELECT "+taskBaseCols+" FROM tr_tasks t"+f.where(), scanTaskBase, f.args...)
 	if err != nil {
 		return rt, err
 	}
@@ -114,7 +114,7 @@ func (s *Service) taskCounts(ctx context.Context, wsSID, queueSID, channel strin
 }
 
 func (s *Service) activityStats(ctx context.Context, wsSID string, workers []Worker) ([]map[string]any, error) {
-	acts, err := queryAll(ctx, s.db, "SELECT "+activityCols+" FROM tr_activities WHERE workspace_sid = ? ORDER BY seq", scanActivity, wsSID)
+	acts, err := store.QueryAll(ctx, s.db, "SELECT "+activityCols+" FROM tr_activities WHERE workspace_sid = ? ORDER BY seq", scanActivity, wsSID)
 	if err != nil {
 		return nil, err
 	}

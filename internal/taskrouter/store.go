@@ -21,7 +21,7 @@ import (
 // capacity, and the unique index tr_reservations_one_live refuses a
 // second live reservation for one task.
 
-type scanner interface{ Scan(...any) error }
+type scanner = store.Scanner
 
 // Workspace is a TaskRouter workspace.
 type Workspace struct {
@@ -391,24 +391,6 @@ func listRows[T any](ctx context.Context, q store.Querier, cols, from, seqCol st
 	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+from+f.where()+cond+tail, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("taskrouter: list: %w", err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
-// queryAll reads every row of a query.
-func queryAll[T any](ctx context.Context, q store.Querier, query string, scan func(scanner) (T, error), args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("taskrouter: query: %w", err)
 	}
 	defer rows.Close()
 	var out []T

@@ -121,7 +121,7 @@ func (s *Service) taskWorkflow(ctx context.Context, accountSID, wsSID, sid strin
 		}
 		return wf, nil
 	}
-	flows, err := queryAll(ctx, s.db, "SELECT "+workflowCols+" FROM tr_workflows WHERE workspace_sid = ? AND account_sid = ? LIMIT 2",
+	flows, err := store.QueryAll(ctx, s.db, "SELECT "+workflowCols+" FROM tr_workflows WHERE workspace_sid = ? AND account_sid = ? LIMIT 2",
 		scanWorkflow, wsSID, accountSID)
 	if err != nil {
 		return Workflow{}, err
@@ -432,7 +432,7 @@ func (s *Service) DeleteTask(ctx context.Context, accountSID, wsSID, sid, ifMatc
 
 // reEvaluateWorkflow routes a workflow's pending tasks again.
 func (s *Service) reEvaluateWorkflow(ctx context.Context, accountSID, wsSID, workflowSID string) error {
-	tasks, err := queryAll(ctx, s.db, "SELECT "+taskCols+" FROM tr_tasks t WHERE t.workflow_sid = ? AND t.assignment_status = ?",
+	tasks, err := store.QueryAll(ctx, s.db, "SELECT "+taskCols+" FROM tr_tasks t WHERE t.workflow_sid = ? AND t.assignment_status = ?",
 		scanTask, workflowSID, StatusPending)
 	if err != nil {
 		return err

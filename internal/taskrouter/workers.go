@@ -46,7 +46,7 @@ func (s *Service) CreateWorker(ctx context.Context, accountSID, wsSID, name, act
 		if err != nil {
 			return fmt.Errorf("taskrouter: insert worker: %w", err)
 		}
-		channels, err := queryAll(ctx, q, "SELECT sid FROM tr_task_channels WHERE workspace_sid = ?", scanString, wsSID)
+		channels, err := store.QueryAll(ctx, q, "SELECT sid FROM tr_task_channels WHERE workspace_sid = ?", scanString, wsSID)
 		if err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func (s *Service) setActivity(ctx context.Context, q store.Querier, fx *effects,
 
 // rejectPending rejects every pending reservation of a worker.
 func (s *Service) rejectPending(ctx context.Context, accountSID, wsSID, workerSID string) error {
-	res, err := queryAll(ctx, s.db, "SELECT "+reservationCols+" FROM tr_reservations WHERE worker_sid = ? AND status = ? AND account_sid = ?",
+	res, err := store.QueryAll(ctx, s.db, "SELECT "+reservationCols+" FROM tr_reservations WHERE worker_sid = ? AND status = ? AND account_sid = ?",
 		scanReservation, workerSID, ResPending, accountSID)
 	if err != nil {
 		return err
