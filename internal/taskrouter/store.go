@@ -388,20 +388,7 @@ func (f *filter) where() string {
 func listRows[T any](ctx context.Context, q store.Querier, cols, from, seqCol string, f filter,
 	after, before int64, limit int, scan func(scanner) (T, error)) ([]T, error) {
 	cond, tail := store.Keyset(seqCol, after, before, limit)
-	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+from+f.where()+cond+tail, f.args...)
-	if err != nil {
-		return nil, fmt.Errorf("taskrouter: list: %w", err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return store.QueryAll(ctx, q, "SELECT "+cols+" FROM "+from+f.where()+cond+tail, scan, f.args...)
 }
 
 // forUpdate locks the selected rows on PostgreSQL. SQLite has one writer,
