@@ -271,7 +271,7 @@ func TestDeskLifecycle(t *testing.T) {
 				t.Fatal("the worker is not available after choosing Available")
 			}
 
-			visitor, ch := startVisitor(t, srv)
+			visitor, ch := startVisitor(t, srv, "Grace", "Hi, I need help")
 			events.wait(t, "reservation.created on the agent's socket", func(f rtclient.Frame) bool { return f.Type == "reservation.created" })
 			var list struct {
 				Reservations []struct {
@@ -346,7 +346,7 @@ func (f *frames) wait(t *testing.T, what string, ok func(rtclient.Frame) bool) {
 
 // startVisitor opens a web chat on the default Flex Flow as the widget
 // does and says hello (which sends the chat to Flex).
-func startVisitor(t *testing.T, srv *parleytest.Server) (*frames, string) {
+func startVisitor(t *testing.T, srv *parleytest.Server, name, hello string) (*visitor, string) {
 	t.Helper()
 	res, err := http.Post(srv.URL+"/iam/v1/Accounts/"+srv.AccountSID+"/Tokens", "application/json", strings.NewReader(`{"products":["flex"]}`))
 	if err != nil {
@@ -355,8 +355,9 @@ func startVisitor(t *testing.T, srv *parleytest.Server) (*frames, string) {
 	var g struct{ Token, Identity string }
 	json.NewDecoder(res.Body).Decode(&g)
 	res.Body.Close()
-	form := url.Values{"FlexFlowSid": {srv.App.FlexSetup.FlexFlowSID}, "Identity": {g.Identity}, "CustomerFriendlyName": {"Grace"},
-		"ChatFriendlyName": {"Flex WebChat"}, "PreEngagementData": {`{"friendlyName":"Grace","question":"Where is my parcel?"}`}}
+	pre, _ := json.Marshal(map[string]string{"friendlyName": name, "question": "Where is my parcel?"})
+	form := url.Values{"FlexFlowSid": {srv.App.FlexSetup.FlexFlowSID}, "Identity": {g.Identity}, "CustomerFriendlyName": {name},
+		"ChatFriendlyName": {"Flex WebChat"}, "PreEngagementData": {string(pre)}}
 	req, _ := http.NewRequest("POST", srv.URL+"/flex-api/v1/WebChannels", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("token", g.Token)
@@ -370,18 +371,40 @@ func startVisitor(t *testing.T, srv *parleytest.Server) (*frames, string) {
 	if ch.Sid == "" {
 		t.Fatalf("web channel: %d", res.StatusCode)
 	}
-	events := &frames{}
-	conn, err := rtclient.Dial(context.Background(), srv.URL, g.Token, events.add)
+	v := &visitor{frames: &frames{}}
+	v.conn, err = rtclient.Dial(context.Background(), srv.URL, g.Token, v.add)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { v.conn.Close() })
 	last := int64(-1)
-	if _, err := conn.Subscribe(context.Background(), ch.Sid, &last); err != nil {
+	if _, err := v.conn.Subscribe(context.Background(), ch.Sid, &last); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Send(context.Background(), ch.Sid, "Hi, I need help", "visitor-1"); err != nil {
-		t.Fatal(err)
+	v.say(t, ch.Sid, hello)
+	return v, ch.Sid
+}
+
+// visitor is the widget's side of a chat, on the realtime socket.
+type visitor struct {
+	*frames
+	conn *rtclient.Conn
+	sent int
+}
+
+func (v *visitor) say(t *testing.T, ch, body string) int64 {
+	t.Helper()
+	v.sent++
+	idx, err := v.conn.Send(context.Background(), ch, body, fmt.Sprintf("visitor-%d", v.sent))
+	if err != nil {
+		t.Fatalf("visitor says %q: %v", body, err)
 	}
-	return events, ch.Sid
+	return idx
+}
+
+func (v *visitor) request(t *testing.T, frame map[string]any) {
+	t.Helper()
+	if _, err := v.conn.Request(context.Background(), frame); err != nil {
+		t.Fatalf("visitor %v: %v", frame, err)
+	}
 }

@@ -25,7 +25,7 @@ type HTTPOptions struct {
 // and the admin API (account credentials).
 func (s *Service) Routes(rt *rest.Router, o HTTPOptions) {
 	h := &handlers{s: s, rt: rt, o: o}
-	rt.Public("POST /agent", h.signIn)
+	rt.Public("POST /agent", noBasicChallenge(h.signIn))
 	rt.Public("POST /agent/signout", h.session(h.signOut))
 	rt.Public("GET /agent/token", h.session(h.token))
 	rt.Public("GET /agent/desk/activities", h.session(h.activities))
@@ -47,11 +47,24 @@ type handlers struct {
 
 type agentHandler func(w http.ResponseWriter, r *http.Request, a Agent) error
 
+// noBasicChallenge answers a 401 without the REST API's
+// WWW-Authenticate: Basic header, which would make a browser open its own
+// password dialog over the desktop instead of handing the 401 to fetch.
+func noBasicChallenge(next rest.HandlerFunc) rest.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := next(w, r)
+		if e, ok := rest.AsError(err); ok && e.Status == http.StatusUnauthorized {
+			return rest.WriteJSON(w, e.Status, e)
+		}
+		return err
+	}
+}
+
 // session resolves the cookie to an agent. State-changing requests must
 // also come from this origin: the cookie is SameSite=Strict, and the
 // Origin check refuses what a browser sends cross-site anyway.
 func (h *handlers) session(next agentHandler) rest.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
+	return noBasicChallenge(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodGet {
 			if err := sameOrigin(r); err != nil {
@@ -67,7 +80,7 @@ func (h *handlers) session(next agentHandler) rest.HandlerFunc {
 			return rest.Unauthorized("The session expired or was ended; sign in again")
 		}
 		return next(w, r, a)
-	}
+	})
 }
 
 // sameOrigin refuses a request whose Origin is missing or another host.

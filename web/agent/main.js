@@ -137,7 +137,7 @@ function alertBox(text) {
 let refreshing = Promise.resolve();
 
 function refreshReservations() {
-  refreshing = refreshing.then(async () => {
+  refreshing = refreshing.catch((err) => console.error("refresh", err)).then(async () => {
     const r = await call("/agent/desk/reservations").catch((err) => {
       if (err.status === 401) showSignIn("Your session ended. Sign in again.");
       return null;
