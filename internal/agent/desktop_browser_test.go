@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleychat/parley/internal/browsertest"
 	"github.com/parleychat/parley/internal/parleytest"
+	"github.com/parleychat/parley/internal/rtclient"
 )
 
 // page is one browser tab on the agent desktop.
@@ -120,8 +121,10 @@ func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
 const xss = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bold</b>`
 
 // TestDesktopInChromium: an agent signs in with the keyboard (a wrong
-// password first), the session cookie is not readable from script, and
-// the availability switch makes the worker Available.
+// password first; the cookie is not readable from script), goes
+// available, sees a visitor's request at once, accepts it with the
+// keyboard, chats both ways (typing, read receipt, a hostile message
+// rendered as text), wraps up and completes; the visitor's chat ends.
 func TestDesktopInChromium(t *testing.T) {
 	browser := browsertest.Chromium(t)
 	srv := parleytest.Start(t)
@@ -164,7 +167,67 @@ func TestDesktopInChromium(t *testing.T) {
 		document.getElementById("activity-now").classList.contains("available")`)
 
 	p.screenshot("2-available.png")
-	// Not covered yet (the reservation did not reach the desktop in
-	// Chromium in time for this commit, while TestDeskLifecycle covers the
-	// same server calls): incoming request, accept, chat, wrap-up.
+
+	// A visitor asks for help: the request shows at once with its queue,
+	// countdown and pre-engagement data, and the title signals it.
+	v, ch := startVisitor(t, srv, "Grace", "Hi, I need help")
+	p.until("the incoming request", `document.querySelector(".offer .visitor-name")`)
+	p.until("the countdown", `document.querySelector(".offer .countdown").textContent.endsWith("s")`)
+	var offer struct{ Name, Queue, Title, Text string }
+	p.js(`({name: document.querySelector(".offer .visitor-name").textContent, queue: document.querySelector(".offer .queue").textContent,
+		title: document.title, text: document.querySelector(".offer").textContent})`, &offer)
+	if offer.Name != "Grace" || offer.Queue == "" || offer.Queue == "—" || !strings.HasPrefix(offer.Title, "(1)") ||
+		!strings.Contains(offer.Text, "Where is my parcel?") {
+		t.Fatalf("the request lacks the visitor, queue, pre-engagement data or title signal: %+v", offer)
+	}
+	p.screenshot("3-incoming.png")
+
+	// Keyboard-only accept.
+	p.tabTo(".offer button.accept")
+	p.keys("\r")
+	p.until("the chat with the visitor's first message", `[...document.querySelectorAll("#chat .msg .body")].some((e) => e.textContent === "Hi, I need help")`)
+	p.until("the offer gone", `!document.querySelector(".offer")`)
+
+	// The agent answers; the visitor hears it.
+	p.js(`document.querySelector("#chat textarea").focus(), true`, nil)
+	p.keys("Hello from the desk\r")
+	v.wait(t, "the agent's reply at the visitor", func(f rtclient.Frame) bool {
+		return f.Type == "message.added" && strings.Contains(string(f.Data), "Hello from the desk")
+	})
+	p.until("the agent's message in the log", `document.querySelectorAll("#chat .msg.mine").length === 1`)
+	var agentIndex int64
+	p.js(`Number(document.querySelector("#chat .msg.mine").dataset.index)`, &agentIndex)
+
+	// The visitor types, reads and sends something hostile.
+	v.request(t, map[string]any{"type": "typing", "channel_sid": ch, "state": "started"})
+	p.until("the typing indicator", `document.querySelector("#chat .typing").textContent.includes("is typing")`)
+	v.request(t, map[string]any{"type": "read", "channel_sid": ch, "index": agentIndex})
+	p.until("the read receipt", `document.querySelector("#chat .msg.mine .read")`)
+	v.say(t, ch, xss)
+	p.until("the hostile message as text", `[...document.querySelectorAll("#chat .msg .body")].some((e) => e.textContent === `+quote(xss)+`)`)
+	var inert struct {
+		Tags int
+		XSS  any
+	}
+	p.js(`({tags: document.querySelectorAll("img, b, #chat script").length, xss: window.__xss ?? null})`, &inert)
+	if inert.Tags != 0 || inert.XSS != nil {
+		t.Fatalf("visitor-supplied text became markup or ran: %+v", inert)
+	}
+	var side string
+	p.js(`document.getElementById("visitor").textContent`, &side)
+	if !strings.Contains(side, "Where is my parcel?") || !strings.Contains(side, "accepted") {
+		t.Fatalf("the side panel lacks the pre-engagement data or the lifecycle: %q", side)
+	}
+	p.screenshot("4-chat.png")
+
+	// Wrap up, then complete; the visitor's chat ends.
+	p.js(`document.querySelector("#chat .wrapup").click(), true`, nil)
+	p.until("the Complete step", `document.querySelector("#chat .complete") && document.querySelector("#chat textarea").disabled`)
+	p.screenshot("5-wrapping.png")
+	p.js(`document.querySelector("#chat .complete").click(), true`, nil)
+	p.until("the chat gone from the list", `document.querySelectorAll("#tabs [role=tab]").length === 0`)
+	v.wait(t, "the chat's end at the visitor", func(f rtclient.Frame) bool {
+		return f.Type == "channel.updated" && strings.Contains(string(f.Data), "INACTIVE")
+	})
+	p.screenshot("6-completed.png")
 }
