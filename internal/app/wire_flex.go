@@ -131,7 +131,10 @@ const (
 // message goes to an agent. send-to-flex lays these attributes over the
 // channel's (which carry pre_engagement_data).
 func webchatFlowDefinition(workflowSID, taskChannelSID string) []byte {
-	attrs := `{"name": "{{trigger.message.ChannelAttributes.from}}", "channelType": "{{trigger.message.ChannelAttributes.channel_type}}", "channelSid": "{{trigger.message.ChannelSid}}"}`
+	// Every value goes through Liquid's json filter: a visitor's name with a
+	// quote or a backslash must not break the JSON (the task would never be
+	// created and the visitor never reach an agent).
+	attrs := `{"name": {{trigger.message.ChannelAttributes.from | json}}, "channelType": {{trigger.message.ChannelAttributes.channel_type | json}}, "channelSid": {{trigger.message.ChannelSid | json}}}`
 	def := map[string]any{
 		"description": flexStudioName, "initial_state": "Trigger", "flags": map[string]any{"allow_concurrent_calls": true},
 		"states": []any{

@@ -205,7 +205,7 @@ func guest(t testing.TB, srv *parleytest.Server) (tok, identity string) {
 // webChannel starts a chat as the widget does: Basic token:<jwt>.
 func webChannel(t testing.TB, srv *parleytest.Server, tok, identity, flowSID, pre string) string {
 	t.Helper()
-	form := url.Values{"FlexFlowSid": {flowSID}, "Identity": {identity}, "CustomerFriendlyName": {"Grace"},
+	form := url.Values{"FlexFlowSid": {flowSID}, "Identity": {identity}, "CustomerFriendlyName": {visitorName},
 		"ChatFriendlyName": {"Flex WebChat"}, "PreEngagementData": {pre}}
 	req, _ := http.NewRequest("POST", srv.URL+"/flex-api/v1/WebChannels", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -289,7 +289,7 @@ func converse(t *testing.T, srv *parleytest.Server, visitor *socket, identity st
 	res, task, taskAttrs := ag.sock.reservation(ch)
 	a := attrsOf(t, taskAttrs)
 	pre, _ := a["pre_engagement_data"].(map[string]any)
-	if a["channelSid"] != ch || pre["question"] != "Where is my parcel?" {
+	if a["channelSid"] != ch || pre["question"] != "Where is my parcel?" || a["name"] != visitorName {
 		t.Fatalf("task attributes %v", a)
 	}
 	ag.accept(t, srv, ws, task, res, chatService, ch)
@@ -301,7 +301,14 @@ func converse(t *testing.T, srv *parleytest.Server, visitor *socket, identity st
 	visitor.ended(ch)
 }
 
-const preEngagement = `{"friendlyName":"Grace","question":"Where is my parcel?","location":"https://shop.example/track"}`
+// visitorName holds quotes, a backslash and markup: the default flow's
+// attribute template must carry it into the task as it is, not break on it.
+const visitorName = `Grace "G." O'Neil \ <script>alert(1)</script>`
+
+var preEngagement = func() string {
+	b, _ := json.Marshal(map[string]string{"friendlyName": visitorName, "question": "Where is my parcel?", "location": "https://shop.example/track"})
+	return string(b)
+}()
 
 func TestEndToEndStudio(t *testing.T) {
 	for _, backend := range []string{storetest.SQLite, storetest.Postgres} {
