@@ -31,7 +31,9 @@ func (s *agentStore) one(ctx context.Context, where string, arg any) (Agent, err
 	return scanAgent(s.db.QueryRowContext(ctx, "SELECT "+agentCols+" FROM agents WHERE "+where, arg))
 }
 
-func (s *agentStore) bySID(ctx context.Context, sid string) (Agent, error) { return s.one(ctx, "sid = ?", sid) }
+func (s *agentStore) bySID(ctx context.Context, sid string) (Agent, error) {
+	return s.one(ctx, "sid = ?", sid)
+}
 
 func (s *agentStore) byEmail(ctx context.Context, email string) (Agent, error) {
 	return s.one(ctx, "email = ?", email)

@@ -238,4 +238,3 @@ func (d agentDesk) JoinChat(ctx context.Context, a agent.Agent, taskSID string) 
 	}
 	return attrs.ChannelSID, nil
 }
-
