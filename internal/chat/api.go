@@ -109,15 +109,6 @@ func (s *Service) SendMessage(ctx context.Context, accountSID, serviceSID, chann
 	return s.send(ctx, system(accountSID), serviceSID, channelSID, from, body, attributes, clientMessageID)
 }
 
-// SendSystemMessage sends a message as the REST API does without
-// X-Twilio-Webhook-Enabled (Source "API"): events are published, but no
-// webhook fires and no flow runs. For messages Parley itself writes (a
-// Studio flow's replies, a closing notice), so they never start a flow.
-func (s *Service) SendSystemMessage(ctx context.Context, accountSID, serviceSID, channelSID, from, body, attributes string) (json.RawMessage, int64, error) {
-	c := caller{account: accountSID, admin: true, source: "API"}
-	return s.send(ctx, c, serviceSID, channelSID, from, body, attributes, "")
-}
-
 func (s *Service) send(ctx context.Context, c caller, serviceSID, channelSID, from, body, attributes, clientMessageID string) (json.RawMessage, int64, error) {
 	if err := validDraft(from, body, attributes, clientMessageID); err != nil {
 		return nil, 0, err

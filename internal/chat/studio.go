@@ -34,8 +34,8 @@ type StudioMessage struct {
 	// ChannelAttributes is the channel's attributes JSON (from, channel_type,
 	// status, pre_engagement_data for Flex web chats).
 	ChannelAttributes json.RawMessage
-	// Source is "SDK" (a client or SendMessage) or "API" (REST, or
-	// SendSystemMessage); a flow ignores messages it sent itself by From.
+	// Source is "SDK" (a client or SendMessage) or "API" (REST); a flow
+	// ignores messages it sent itself by From.
 	Source      string
 	DateCreated time.Time
 }
