@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleychat/parley/internal/store/storetest"
@@ -80,5 +81,27 @@ func Until(t testing.TB, ctx context.Context, what, expr, debug string) {
 			t.Fatalf("in the browser, %s never happened; %s = %v", what, debug, state)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Offline cuts the tab's network as a lost connection would (DevTools
+// network emulation: open sockets drop, requests fail, navigator.onLine
+// turns false), or restores it.
+func Offline(t testing.TB, ctx context.Context, off bool) {
+	t.Helper()
+	var rules []*network.Conditions
+	if off {
+		rules = []*network.Conditions{{Offline: true, DownloadThroughput: -1, UploadThroughput: -1}}
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("browsertest: network enable: %v", err)
+	}
+	_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: rules})
+	if err != nil {
+		t.Fatalf("browsertest: network conditions: %v", err)
+	}
+	_, err = chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1})
+	if err != nil {
+		t.Fatalf("browsertest: network state: %v", err)
 	}
 }

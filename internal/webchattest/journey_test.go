@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	chatv2 "github.com/twilio/twilio-go/rest/chat/v2"
 	trv1 "github.com/twilio/twilio-go/rest/taskrouter/v1"
 
+	"github.com/parleychat/parley/internal/browsertest"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/parleytest"
 	"github.com/parleychat/parley/internal/rtclient"
@@ -271,19 +271,7 @@ func journey(t *testing.T, browser context.Context, srv *parleytest.Server) {
 }
 
 // offline cuts the page's network (and says so to navigator.onLine), or restores it.
-func (b *tab) offline(off bool) {
-	b.t.Helper()
-	var rules []*network.Conditions
-	if off {
-		rules = []*network.Conditions{{Offline: true, DownloadThroughput: -1, UploadThroughput: -1}}
-	}
-	_, err := chromedp.Call(b.ctx, network.Enable, network.EnableParams{})
-	must(b.t, err, "network enable")
-	_, err = chromedp.Call(b.ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: rules})
-	must(b.t, err, "network conditions")
-	_, err = chromedp.Call(b.ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1})
-	must(b.t, err, "network state")
-}
+func (b *tab) offline(off bool) { b.t.Helper(); browsertest.Offline(b.t, b.ctx, off) }
 
 func tokenExpiry(t *testing.T, jwt string) time.Time {
 	t.Helper()
