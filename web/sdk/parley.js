@@ -95,6 +95,22 @@ export class ParleyClient {
     /** @type {any} */ this.watchdog = null;
     /** @type {any} */ this.reconnectTimer = null;
     /** @type {Promise<Json>|null} */ this.connecting = null;
+    /** @type {(() => void)|null} the reconnection scheduleReconnect is waiting to run */ this.retry = null;
+    // The browser knows of a lost network before the heartbeat does: drop
+    // the socket when it goes offline, and reconnect at once (not after the
+    // backoff grown meanwhile) when it is back.
+    this.onOffline = () => { const ws = this.ws; if (ws) { ws.close(); this.onClose(ws, 1006, "offline"); } };
+    this.onOnline = () => {
+      const retry = this.retry;
+      if (!retry) return;
+      clearTimeout(this.reconnectTimer);
+      this.attempt = 0;
+      retry();
+    };
+    if (typeof addEventListener === "function") {
+      addEventListener("offline", this.onOffline);
+      addEventListener("online", this.onOnline);
+    }
   }
 
   /**
@@ -200,13 +216,15 @@ export class ParleyClient {
     const delay = this.attempt === 0 ? Math.random() * this.opts.minBackoffMs : Math.random() * cap;
     this.attempt++;
     clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(async () => {
+    this.retry = async () => {
+      this.retry = null;
       if (this.state === "closed") return;
       if (renew && this.getToken) {
         try { this.token = await this.getToken(); } catch (e) { this.emit("error", e); return this.scheduleReconnect(true); }
       }
       this.connect().catch(() => {});
-    }, delay);
+    };
+    this.reconnectTimer = setTimeout(this.retry, delay);
   }
 
   /** A silent server for 2.5 heartbeats is taken for dead: drop the socket and reconnect. */
@@ -451,6 +469,11 @@ export class ParleyClient {
   /** Close for good: unacknowledged sends are rejected. */
   close() {
     this.setState("closed");
+    this.retry = null;
+    if (typeof removeEventListener === "function") {
+      removeEventListener("offline", this.onOffline);
+      removeEventListener("online", this.onOnline);
+    }
     for (const s of this.unacked.values()) s.reject(new ParleyError({ code: 0, status: 0, message: "client closed" }));
     this.unacked.clear();
     clearTimeout(this.reconnectTimer);

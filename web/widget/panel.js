@@ -102,8 +102,6 @@ class Panel {
     this.build();
     this.session = new Session({ serverUrl: o.serverUrl, accountSid: o.accountSid, flexFlowSid: o.flexFlowSid,
       disableLocalStorage: o.disableLocalStorage, chatFriendlyName: o.chatFriendlyName, tokenRetryDelays: o.tokenRetryDelays }, (ev, ...a) => this.onSession(ev, ...a));
-    addEventListener("online", () => this.reconnectNow());
-    addEventListener("offline", () => this.session.client && this.session.client.ws && this.session.client.ws.close());
     this.start();
   }
 
@@ -274,11 +272,6 @@ class Panel {
       else if (state === "disconnected" && detail && detail.fatal) this.setBanner(this.strings.connectFailed);
       else if (state === "disconnected") this.setBanner(this.strings.reconnecting);
     });
-  }
-
-  reconnectNow() {
-    const c = this.session.client;
-    if (c && c.state === "disconnected") c.connect().catch(() => {});
   }
 
   /** @param {string} ev @param {...any} args */
