@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 
 	"github.com/parleychat/parley/internal/rest"
 )
@@ -26,10 +27,11 @@ type subscribeReply struct {
 // channel's current state; live events follow it, none twice.
 func (sess *session) subscribe(f *ClientFrame, p *rest.Principal) (any, error) {
 	ch := f.ChannelSID
-	if err := sess.requireMember(p, ch); err != nil {
+	monitor, err := sess.requireReader(p, ch)
+	if err != nil {
 		return nil, err
 	}
-	sub := &channelSub{filling: true}
+	sub := &channelSub{filling: true, monitor: monitor}
 	sess.mu.Lock()
 	sess.subs[ch] = sub
 	sess.mu.Unlock()
@@ -250,6 +252,60 @@ func (sess *session) onWorkerEvent(ev Event) {
 		return
 	}
 	sess.sendLocked(ev.Raw)
+}
+
+// workspaceHold is what a supervisor's session keeps between two
+// workspace signals: the timer runs after a signal is sent; signals
+// arriving meanwhile are merged and sent when it fires.
+type workspaceHold struct {
+	armed bool
+	held  bool
+	types []string
+	frame Event // the last held signal, for its account and workspace
+}
+
+// onWorkspaceEvent forwards a workspace signal to a supervisor's session,
+// at most one per WorkspaceInterval: the first at once, the ones in
+// between merged into one (the union of their event types).
+func (sess *session) onWorkspaceEvent(ev Event) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	p := sess.p
+	if sess.closed || !isSupervisor(p) || ev.AccountSID != p.AccountSID || ev.WorkspaceSID != p.WorkspaceSID {
+		return
+	}
+	if !sess.ws.armed {
+		sess.sendLocked(ev.Raw)
+		sess.armWorkspaceLocked()
+		return
+	}
+	var d struct {
+		Events []string `json:"events"`
+	}
+	_ = json.Unmarshal(ev.Data, &d)
+	for _, t := range d.Events {
+		if !slices.Contains(sess.ws.types, t) {
+			sess.ws.types = append(sess.ws.types, t)
+		}
+	}
+	sess.ws.held, sess.ws.frame = true, ev
+}
+
+func (sess *session) armWorkspaceLocked() {
+	sess.ws.armed = true
+	sess.scheduleLocked("workspace", sess.svc.opts.WorkspaceInterval, func() {
+		sess.mu.Lock()
+		defer sess.mu.Unlock()
+		if !sess.ws.held {
+			sess.ws.armed = false
+			return
+		}
+		ev := sess.ws.frame
+		data, _ := json.Marshal(map[string]any{"events": nonNil(sess.ws.types)})
+		sess.ws = workspaceHold{}
+		sess.sendLocked(encodeEvent(Event{Type: ev.Type, AccountSID: ev.AccountSID, WorkspaceSID: ev.WorkspaceSID, Data: data}))
+		sess.armWorkspaceLocked()
+	})
 }
 
 func (sess *session) dropSub(ch string) {

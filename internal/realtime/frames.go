@@ -53,12 +53,14 @@ func rateLimited(why string, wait time.Duration) error {
 	return &rateLimitError{err: e, ms: ms}
 }
 
-// typing publishes typing.started or typing.ended for a subscribed (so
-// member) channel; started is sent at most once per TypingInterval.
+// typing publishes typing.started or typing.ended for a subscribed
+// channel the identity is a member of (a supervisor monitoring it is not);
+// started is sent at most once per TypingInterval.
 func (sess *session) typing(f *ClientFrame, p *rest.Principal) (any, error) {
 	ch := f.ChannelSID
 	sess.mu.Lock()
-	_, subscribed := sess.subs[ch]
+	sub, subscribed := sess.subs[ch]
+	monitor := subscribed && sub.monitor
 	now := sess.svc.opts.Now()
 	coalesce := f.State == "started" && now.Sub(sess.typingAt[ch]) < sess.svc.opts.TypingInterval
 	if f.State == "started" && !coalesce {
@@ -69,6 +71,11 @@ func (sess *session) typing(f *ClientFrame, p *rest.Principal) (any, error) {
 	sess.mu.Unlock()
 	if !subscribed {
 		return nil, rest.Forbidden("Subscribe to channel %s before signalling typing in it", ch)
+	}
+	if monitor {
+		if err := sess.requireMember(p, ch); err != nil {
+			return nil, err
+		}
 	}
 	if !coalesce {
 		typ := TypeTypingStarted
@@ -85,7 +92,7 @@ func (sess *session) typing(f *ClientFrame, p *rest.Principal) (any, error) {
 // history reads a page of messages before or after an index (the latest
 // page when neither is given), ascending.
 func (sess *session) history(f *ClientFrame, p *rest.Principal) (any, error) {
-	if err := sess.requireMember(p, f.ChannelSID); err != nil {
+	if _, err := sess.requireReader(p, f.ChannelSID); err != nil {
 		return nil, err
 	}
 	var msgs []json.RawMessage

@@ -1,8 +1,8 @@
 // Package realtime is Parley's WebSocket protocol (docs/realtime-protocol.md):
 // sessions authenticated by access tokens, channel subscriptions with
 // gap-free resume, sends acknowledged after commit, typing, read
-// horizons, TaskRouter worker events, and the fan-out of bus events to
-// sockets.
+// horizons, TaskRouter worker events, supervisors' workspace signals and
+// read-only monitoring, and the fan-out of bus events to sockets.
 //
 // The parts: protocol.go is the frame codec (pure, fuzzed); session.go is
 // one client's state machine, driven by its frames, bus events and timers
@@ -63,6 +63,7 @@ type Origins interface {
 const (
 	subjectChat       = "chat.>"
 	subjectWorker     = "worker.>"
+	subjectWorkspace  = "workspace.>"
 	subjectKeyDeleted = "keys.deleted"
 )
 
@@ -93,6 +94,10 @@ type Options struct {
 	// TypingInterval is the least time between two typing.started events
 	// one socket publishes for one channel (1s); more are coalesced.
 	TypingInterval time.Duration
+	// WorkspaceInterval is the least time between two workspace signals
+	// (statistics.changed) a supervisor's socket receives (500ms); those
+	// in between are merged into one.
+	WorkspaceInterval time.Duration
 
 	Logger *slog.Logger
 	// Now and AfterFunc are the clock (tests drive them).
@@ -114,6 +119,7 @@ func (o *Options) defaults() {
 	def(&o.TokenWarning, 3*time.Minute)
 	def(&o.WriteTimeout, 10*time.Second)
 	def(&o.TypingInterval, time.Second)
+	def(&o.WorkspaceInterval, 500*time.Millisecond)
 	if o.OutboxFrames <= 0 {
 		o.OutboxFrames = 256
 	}
@@ -152,6 +158,7 @@ type Service struct {
 	channels   map[string]map[*session]struct{} // channel SID -> subscribed sessions
 	identities map[string]map[*session]struct{} // account|service|identity -> sessions
 	workers    map[string]map[*session]struct{} // worker SID -> sessions
+	watchers   map[string]map[*session]struct{} // account|workspace -> supervisors' sessions
 	creds      map[string]map[*session]struct{} // signing key SID -> sessions
 	subs       []bus.Subscription
 
@@ -175,9 +182,9 @@ func New(chat Chat, verifier Verifier, origins Origins, b bus.Bus, opts Options)
 		channelLimit:  newLimiter(opts.ChannelSendRate, opts.ChannelSendBurst, opts.Now),
 		sessions:      map[*session]struct{}{}, channels: map[string]map[*session]struct{}{},
 		identities: map[string]map[*session]struct{}{}, workers: map[string]map[*session]struct{}{},
-		creds: map[string]map[*session]struct{}{}}
+		watchers: map[string]map[*session]struct{}{}, creds: map[string]map[*session]struct{}{}}
 	for subject, fn := range map[string]func(bus.Msg){
-		subjectChat: s.onChat, subjectWorker: s.onWorker, subjectKeyDeleted: s.onKeyDeleted} {
+		subjectChat: s.onChat, subjectWorker: s.onWorker, subjectWorkspace: s.onWorkspace, subjectKeyDeleted: s.onKeyDeleted} {
 		sub, err := b.Subscribe(subject, fn)
 		if err != nil {
 			s.Close()
@@ -247,6 +254,17 @@ func identityKey(p *rest.Principal) string {
 	return p.AccountSID + "|" + p.ChatServiceSID + "|" + p.Identity
 }
 
+// RoleSupervisor is the TaskRouter grant role of a supervisor: its socket
+// receives its workspace's signals and may monitor any channel of its
+// chat service (read-only).
+const RoleSupervisor = "supervisor"
+
+func isSupervisor(p *rest.Principal) bool {
+	return p != nil && !p.Guest && p.TaskRouterRole == RoleSupervisor && p.WorkspaceSID != ""
+}
+
+func workspaceKey(accountSID, wsSID string) string { return accountSID + "|" + wsSID }
+
 // register records a connected socket; it fails once the node is closing.
 func (s *Service) register(sess *session) bool {
 	s.mu.Lock()
@@ -274,12 +292,16 @@ func (s *Service) authenticated(sess *session, old, p *rest.Principal) {
 	if p.WorkerSID != "" {
 		add(s.workers, p.WorkerSID, sess)
 	}
+	if isSupervisor(p) {
+		add(s.watchers, workspaceKey(p.AccountSID, p.WorkspaceSID), sess)
+	}
 }
 
 func (s *Service) unindex(sess *session, p *rest.Principal) {
 	remove(s.creds, p.CredentialSID, sess)
 	remove(s.identities, identityKey(p), sess)
 	remove(s.workers, p.WorkerSID, sess)
+	remove(s.watchers, workspaceKey(p.AccountSID, p.WorkspaceSID), sess)
 }
 
 // unregister forgets a closed session everywhere.
@@ -341,6 +363,20 @@ func (s *Service) onWorker(m bus.Msg) {
 	}
 	for _, sess := range s.sessionsIn(s.workers, ev.WorkerSID) {
 		sess.onWorkerEvent(ev)
+	}
+}
+
+// onWorkspace forwards a workspace.<WorkspaceSid> signal to the
+// supervisors of that account's workspace.
+func (s *Service) onWorkspace(m bus.Msg) {
+	ev, err := DecodeEvent(m.Data)
+	if err != nil || ev.WorkspaceSID == "" || "workspace."+ev.WorkspaceSID != m.Subject {
+		s.stats.BadEvents.Add(1)
+		s.log.Warn("bad workspace event", slog.String("subject", m.Subject), slog.Any("error", err))
+		return
+	}
+	for _, sess := range s.sessionsIn(s.watchers, workspaceKey(ev.AccountSID, ev.WorkspaceSID)) {
+		sess.onWorkspaceEvent(ev)
 	}
 }
 

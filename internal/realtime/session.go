@@ -54,6 +54,9 @@ type session struct {
 	// dropped a member.left too).
 	beats   int
 	suspect bool
+	// ws holds the workspace signals merged while the workspace timer
+	// runs (a supervisor gets at most one per WorkspaceInterval).
+	ws workspaceHold
 }
 
 // recheckEvery is how many heartbeats pass between membership re-reads
@@ -67,6 +70,9 @@ type channelSub struct {
 	last    int64
 	filling bool
 	pending []Event
+	// monitor: a supervisor follows the channel without being a member
+	// (read-only; the membership re-read leaves it alone).
+	monitor bool
 }
 
 func (s *Service) newSession(t transport, origin string) *session {
@@ -358,8 +364,8 @@ func (sess *session) updateToken(f *ClientFrame, old *rest.Principal) (any, erro
 		return nil, err
 	}
 	if p.AccountSID != old.AccountSID || p.Identity != old.Identity || p.ChatServiceSID != old.ChatServiceSID ||
-		p.WorkerSID != old.WorkerSID {
-		return nil, rest.Forbidden("updateToken needs a token for the same account, identity, chat service and worker")
+		p.WorkerSID != old.WorkerSID || isSupervisor(p) != isSupervisor(old) || p.WorkspaceSID != old.WorkspaceSID {
+		return nil, rest.Forbidden("updateToken needs a token for the same account, identity, chat service, workspace, worker and role")
 	}
 	sess.mu.Lock()
 	if sess.closed {
@@ -408,11 +414,27 @@ func (sess *session) recheckMembership(p *rest.Principal) {
 	}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	for ch := range sess.subs {
-		if !slices.Contains(chs, ch) {
+	for ch, sub := range sess.subs {
+		if !sub.monitor && !slices.Contains(chs, ch) {
 			sess.dropSubLocked(ch, "not a member")
 		}
 	}
+}
+
+// requireReader lets a member read a channel, and a supervisor any
+// channel of its chat service without being a member: monitoring, which
+// is read-only (send, read and typing still need membership).
+func (sess *session) requireReader(p *rest.Principal, ch string) (monitor bool, err error) {
+	ok, err := sess.svc.chat.IsMember(sess.ctx, p.AccountSID, p.ChatServiceSID, ch, p.Identity)
+	switch {
+	case err != nil:
+		return false, err
+	case ok:
+		return false, nil
+	case isSupervisor(p):
+		return true, nil
+	}
+	return false, rest.Forbidden("%s is not a member of channel %s", p.Identity, ch)
 }
 
 func (sess *session) requireMember(p *rest.Principal, ch string) error {

@@ -232,10 +232,7 @@ func (s *Service) apply(ctx context.Context, fx *effects) {
 	for _, p := range fx.pushes {
 		s.publish(ctx, p.subject, p.msg)
 	}
-	for ws, acct := range fx.stats {
-		s.publish(ctx, "workspace."+ws, map[string]any{"v": 1, "type": "statistics.changed",
-			"account_sid": acct, "workspace_sid": ws})
-	}
+	s.publishWorkspaces(ctx, fx)
 	for _, e := range fx.events {
 		s.deliverEvent(ctx, e)
 	}
