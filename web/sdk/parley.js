@@ -118,7 +118,7 @@ export class ParleyClient {
    * messageRemoved, memberJoined, memberLeft, memberUpdated, typingStarted,
    * typingEnded, channelUpdated, channelRemoved, channelJoined (this identity
    * was added to a channel), unsubscribed, tokenAboutToExpire, tokenExpired,
-   * workerEvent, error. Returns a function that removes the listener.
+   * workerEvent, workspaceEvent, error. Returns a function that removes the listener.
    * @param {string} event @param {Function} fn
    */
   on(event, fn) {
@@ -257,6 +257,7 @@ export class ParleyClient {
     }
     if (f.channel_sid) return this.onChannelEvent(f);
     if (f.worker_sid) return this.emit("workerEvent", f.type, f.data, f);
+    if (f.workspace_sid) return this.emit("workspaceEvent", f.type, f.data, f); // a supervisor's workspace signal
   }
 
   /** @param {Json} f */
