@@ -30,6 +30,33 @@ type Reservation struct {
 	QueueName   string `json:"task_queue_friendly_name"`
 	Attributes  string `json:"task_attributes"`
 	TaskCreated int64  `json:"task_created_ms"`
+	// Transfer is set on a reservation whose chat the agent transferred.
+	Transfer *Transfer `json:"transfer,omitempty"`
+}
+
+// Transfer targets' types.
+const (
+	TargetQueue  = "queue"
+	TargetWorker = "worker"
+)
+
+// TransferTarget is a queue of the agent's workspace or another agent.
+type TransferTarget struct {
+	Type         string `json:"type"` // TargetQueue or TargetWorker
+	SID          string `json:"sid"`
+	FriendlyName string `json:"friendly_name"`
+	ActivityName string `json:"activity_name,omitempty"`
+	Available    bool   `json:"available"`
+}
+
+// TransferredFrom is what the new task's attributes record
+// (transferredFrom) about the chat's previous owner.
+type TransferredFrom struct {
+	WorkerSID      string `json:"workerSid"`
+	AgentName      string `json:"agentName"`
+	TaskSID        string `json:"taskSid"`
+	ReservationSID string `json:"reservationSid"`
+	QueueName      string `json:"queueName,omitempty"`
 }
 
 // Desk is TaskRouter and chat as the desktop needs them, always for the
@@ -46,6 +73,24 @@ type Desk interface {
 	// JoinChat makes the agent a member of the task's chat channel and
 	// returns the channel's SID.
 	JoinChat(ctx context.Context, a Agent, taskSID string) (string, error)
+
+	// Reservation is one of the worker's own reservations.
+	Reservation(ctx context.Context, a Agent, reservationSID string) (Reservation, error)
+	// TransferTargets lists the workspace's queues and its other workers.
+	TransferTargets(ctx context.Context, a Agent) ([]TransferTarget, error)
+	// CreateTransferTask creates the task that carries a transferred chat:
+	// the old task's attributes plus transferTargetType,
+	// transferTargetSid and transferredFrom, routed by the workspace's
+	// transfer workflow. It returns the new task's SID.
+	CreateTransferTask(ctx context.Context, a Agent, old Reservation, to TransferTarget, from TransferredFrom) (string, error)
+	// HandOver makes taskSID the owner of the chat's engagement (Flex),
+	// so that only its end closes the chat. A chat that already ended is
+	// a *rest.Error (409).
+	HandOver(ctx context.Context, a Agent, channelSID, taskSID string) error
+	// CancelTask cancels a task the desk created.
+	CancelTask(ctx context.Context, a Agent, taskSID, reason string) error
+	// LeaveChat removes the agent from the task's chat channel.
+	LeaveChat(ctx context.Context, a Agent, taskSID string) error
 }
 
 // Accept accepts the reservation and joins its chat: what an agent's

@@ -32,6 +32,8 @@ func (s *Service) Routes(rt *rest.Router, o HTTPOptions) {
 	rt.Public("POST /agent/desk/activity", h.session(h.setActivity))
 	rt.Public("GET /agent/desk/reservations", h.session(h.reservations))
 	rt.Public("POST /agent/desk/reservations/{Sid}/{Action}", h.session(h.reservation))
+	h.transferRoutes(rt)
+	h.cannedRoutes(rt)
 
 	rt.Handle("POST /agents/v1/Agents", h.create)
 	rt.Handle("GET /agents/v1/Agents", h.list)
@@ -193,7 +195,7 @@ func (h *handlers) reservations(w http.ResponseWriter, r *http.Request, a Agent)
 	if err := h.requireDesk(); err != nil {
 		return err
 	}
-	list, err := h.s.desk.Reservations(r.Context(), a)
+	list, err := h.s.Reservations(r.Context(), a)
 	if err != nil {
 		return err
 	}

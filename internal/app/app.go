@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	a.TaskRouter = taskrouter.New(db, a.Bus, a.Webhooks, logger, taskrouter.Options{BaseURL: cfg.PublicURL})
 	a.TaskRouter.Start()
-	a.Studio = newStudio(db, cfg, a.Chat, a.TaskRouter, logger)
+	a.Studio = newStudio(db, cfg, a.Chat, a.TaskRouter, logger, a.supersededTask)
 	a.Studio.Start()
 	a.Flex = a.newFlex(cfg.FlexIdleTimeout)
 	a.TaskRouter.OnTaskEnded(a.Flex.TaskEnded)

@@ -11,6 +11,7 @@ import (
 	"github.com/parleychat/parley/internal/account"
 	"github.com/parleychat/parley/internal/agent"
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/flex"
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/taskrouter"
 	"github.com/parleychat/parley/internal/token"
@@ -19,7 +20,7 @@ import (
 // newAgents builds the agent domain over TaskRouter, chat and tokens.
 func (a *App) newAgents() *agent.Service {
 	keys := &agentKeys{accounts: a.Accounts, sids: map[string]string{}}
-	desk := agentDesk{tr: a.TaskRouter, chat: a.Chat}
+	desk := agentDesk{tr: a.TaskRouter, chat: a.Chat, flex: a.Flex, workflows: &transferWorkflows{}}
 	return agent.New(a.db, agentWorkers{tr: a.TaskRouter}, agentTokens{tokens: a.Tokens, chat: a.Chat, keys: keys},
 		desk, a.logger, agent.Options{})
 }
@@ -134,8 +135,10 @@ func (t agentTokens) AgentToken(ctx context.Context, a agent.Agent, ttl time.Dur
 // agentDesk adapts TaskRouter and chat to agent.Desk, always on the
 // agent's own worker.
 type agentDesk struct {
-	tr   *taskrouter.Service
-	chat *chat.Service
+	tr        *taskrouter.Service
+	chat      *chat.Service
+	flex      *flex.Service
+	workflows *transferWorkflows
 }
 
 var _ agent.Desk = agentDesk{}
@@ -210,31 +213,52 @@ func (d agentDesk) UpdateReservation(ctx context.Context, a agent.Agent, sid, st
 	return d.describe(ctx, r)
 }
 
-func (d agentDesk) JoinChat(ctx context.Context, a agent.Agent, taskSID string) (string, error) {
+// taskChat is the chat channel (and its service) of a chat task.
+func (d agentDesk) taskChat(ctx context.Context, a agent.Agent, taskSID string) (service, channel string, err error) {
 	t, err := d.tr.Task(ctx, a.AccountSID, a.WorkspaceSID, taskSID)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	var attrs struct {
 		ChannelSID     string `json:"channelSid"`
 		ChatServiceSID string `json:"chatServiceSid"`
 	}
 	if err := json.Unmarshal([]byte(t.Attributes), &attrs); err != nil || !rest.IsSID("CH", attrs.ChannelSID) {
-		return "", rest.BadRequest("Task %s is not a chat task (its attributes have no channelSid)", taskSID)
+		return "", "", rest.BadRequest("Task %s is not a chat task (its attributes have no channelSid)", taskSID)
 	}
 	if attrs.ChatServiceSID == "" {
 		if attrs.ChatServiceSID, err = d.chat.DefaultChatService(ctx, a.AccountSID); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
-	member, err := d.chat.IsMember(ctx, a.AccountSID, attrs.ChatServiceSID, attrs.ChannelSID, a.Identity())
+	return attrs.ChatServiceSID, attrs.ChannelSID, nil
+}
+
+// JoinChat adds the agent to the task's chat with its name in the
+// member's attributes (friendly_name), which the widget shows.
+func (d agentDesk) JoinChat(ctx context.Context, a agent.Agent, taskSID string) (string, error) {
+	svc, ch, err := d.taskChat(ctx, a, taskSID)
+	if err != nil {
+		return "", err
+	}
+	member, err := d.chat.IsMember(ctx, a.AccountSID, svc, ch, a.Identity())
 	if err != nil {
 		return "", err
 	}
 	if !member {
-		if err := d.chat.AddChannelMember(ctx, a.AccountSID, attrs.ChatServiceSID, attrs.ChannelSID, a.Identity()); err != nil {
+		attrs, _ := json.Marshal(map[string]string{"friendly_name": a.FriendlyName})
+		if err := d.chat.AddChannelMemberWithAttributes(ctx, a.AccountSID, svc, ch, a.Identity(), string(attrs)); err != nil {
 			return "", fmt.Errorf("join channel: %w", err)
 		}
 	}
-	return attrs.ChannelSID, nil
+	return ch, nil
+}
+
+// LeaveChat removes the agent from the task's chat.
+func (d agentDesk) LeaveChat(ctx context.Context, a agent.Agent, taskSID string) error {
+	svc, ch, err := d.taskChat(ctx, a, taskSID)
+	if err != nil {
+		return err
+	}
+	return d.chat.RemoveChannelMember(ctx, a.AccountSID, svc, ch, a.Identity())
 }

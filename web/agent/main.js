@@ -16,8 +16,9 @@ const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.get
 const TITLE = "Parley agent desktop";
 
 /** @type {{ me: Json|null, client: ParleyClient|null, activities: Json[], worker: Json|null,
- *   reservations: Map<string, Json>, chats: Map<string, Json>, selected: string, skew: number }} */
-const state = { me: null, client: null, activities: [], worker: null, reservations: new Map(), chats: new Map(), selected: "", skew: 0 };
+ *   reservations: Map<string, Json>, chats: Map<string, Json>, selected: string, skew: number, canned: Json[] }} */
+const state = { me: null, client: null, activities: [], worker: null, reservations: new Map(), chats: new Map(), selected: "", skew: 0,
+  canned: [] };
 
 // ---- HTTP -------------------------------------------------------------
 
@@ -78,6 +79,7 @@ async function startDesk(tok) {
   $("desk").hidden = false;
   $("me").textContent = tok.agent.friendly_name + (tok.agent.role === "supervisor" ? " (supervisor)" : "");
   await loadActivities();
+  loadCanned();
   const client = new ParleyClient({ url: location.origin, token: tok.token, getToken: async () => (await fetchToken()).token });
   state.client = client;
   client.on("connectionStateChanged", (/** @type {string} */ s) => {
@@ -183,8 +185,10 @@ function renderOffers() {
   for (const card of [...box.children]) {
     if (!offers.some((r) => r.sid === /** @type {HTMLElement} */ (card).dataset.sid)) card.remove();
   }
+  let fresh = false;
   for (const r of offers) {
     if (box.querySelector(`[data-sid="${r.sid}"]`)) continue;
+    fresh = true;
     const name = visitorName(r.attrs);
     const card = h("article", { className: "offer", "data-sid": r.sid, "aria-label": "Incoming chat from " + name },
       h("h2", null, "Incoming chat: ", h("span", { className: "visitor-name" }, name)),
@@ -192,13 +196,22 @@ function renderOffers() {
         h("dt", null, "Queue"), h("dd", { className: "queue" }, r.task_queue_friendly_name || "—"),
         h("dt", null, "Waiting"), h("dd", { className: "waiting" }, ""),
         h("dt", null, "Answer within"), h("dd", { className: "countdown" }, ""),
+        ...transferredFrom(r.attrs),
         ...details(r.attrs.pre_engagement_data)),
       h("div", { className: "actions" },
         h("button", { type: "button", className: "accept", "data-action": "accept" }, "Accept"),
         h("button", { type: "button", className: "reject secondary", "data-action": "reject" }, "Reject")));
     box.append(card);
   }
+  if (fresh) chime();
   tick();
+}
+
+/** The "Transferred from" row of a transferred chat's task. @param {Json} attrs @returns {HTMLElement[]} */
+function transferredFrom(attrs) {
+  const from = attrs.transferredFrom;
+  if (!from || typeof from !== "object") return [];
+  return [h("dt", null, "Transferred from"), h("dd", { className: "transferred-from" }, String(from.agentName || from.workerSid || "another agent"))];
 }
 
 /** Definition-list rows for an object's fields, as text. @param {any} obj @returns {HTMLElement[]} */
@@ -266,6 +279,11 @@ async function openChat(res) {
   if (chat) { chat.res = res; return; }
   chat = { sid, res, messages: [], unread: 0, typing: new Set(), closed: false };
   state.chats.set(sid, chat);
+  if (res.transfer) { // transferred away: the agent is no longer a member, only wrap-up is left
+    if (!state.selected) select(sid);
+    renderTabs();
+    return;
+  }
   const client = /** @type {ParleyClient} */ (state.client);
   await client.subscribe(sid);
   const history = await client.history(sid, { limit: 100 });
@@ -349,6 +367,7 @@ function renderTabs() {
 
 /** @param {Json} res */
 function lifecycleLabel(res) {
+  if (res.transfer) return "transferred";
   return res.reservation_status === "wrapping" ? "wrapping up" : res.reservation_status;
 }
 
@@ -368,6 +387,8 @@ function renderChat() {
   const text = draft ? draft.value : "";
   clear(box);
   const wrapping = chat.res.reservation_status === "wrapping";
+  const transfer = chat.res.transfer;
+  const closed = wrapping || !!transfer;
   const visitorRead = readHorizon(chat.sid);
   const log = h("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
   const mine = chat.messages.filter((/** @type {Json} */ m) => state.me && m.from === state.me.identity);
@@ -379,20 +400,28 @@ function renderChat() {
       h("span", { className: "body" }, String(m.body || "")),
       own && m.index === lastMine && visitorRead >= m.index ? h("span", { className: "meta read" }, "Read") : null));
   }
-  const input = h("textarea", { rows: 2, "aria-label": "Reply", disabled: wrapping, value: text });
+  const input = h("textarea", { rows: 2, "aria-label": "Reply", disabled: closed, value: text });
   input.addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendDraft(chat, /** @type {HTMLTextAreaElement} */ (input)); }
   });
   input.addEventListener("input", () => state.client && state.client.typing(chat.sid));
-  const send = h("button", { type: "button", className: "send", disabled: wrapping }, "Send");
+  const send = h("button", { type: "button", className: "send", disabled: closed }, "Send");
   send.addEventListener("click", () => sendDraft(chat, /** @type {HTMLTextAreaElement} */ (input)));
+  const canned = h("button", { type: "button", className: "canned secondary", disabled: closed, "aria-haspopup": "dialog",
+    title: "Insert a canned response" }, "Canned");
+  canned.addEventListener("click", () => openCanned(chat));
+  const transferBtn = chat.res.reservation_status === "accepted" && !transfer
+    ? h("button", { type: "button", className: "transfer secondary", "aria-haspopup": "dialog" }, "Transfer") : null;
+  if (transferBtn) transferBtn.addEventListener("click", () => openTransfer(chat));
   const step = wrapping ? h("button", { type: "button", className: "complete" }, "Complete")
     : h("button", { type: "button", className: "wrapup danger" }, "End chat & wrap up");
   step.addEventListener("click", () => advance(chat, wrapping ? "complete" : "wrapup"));
-  box.append(
-    h("div", { className: "head" }, h("strong", { className: "grow" }, visitorName(chat.res.attrs)), step),
-    log, h("div", { className: "typing", "aria-live": "polite" }),
-    h("div", { className: "compose" }, input, send));
+  box.append(h("div", { className: "head" }, h("strong", { className: "grow" }, visitorName(chat.res.attrs)), transferBtn, step));
+  if (transfer) {
+    box.append(h("p", { className: "transferred", role: "status" }, `Transferred to ${transfer.target_name}. `,
+      "You have left this chat; complete it when your notes are done."));
+  }
+  box.append(log, h("div", { className: "typing", "aria-live": "polite" }), h("div", { className: "compose" }, input, canned, send));
   renderTyping(chat);
   log.scrollTop = log.scrollHeight;
   if (hadFocus) input.focus();
@@ -455,11 +484,189 @@ function renderSide() {
   side.append(
     h("h2", null, visitorName(a)),
     h("dl", null, h("dt", null, "Queue"), h("dd", null, chat.res.task_queue_friendly_name || "—"),
-      h("dt", null, "Task"), h("dd", null, chat.res.task_sid), ...details(a.context)),
+      h("dt", null, "Task"), h("dd", null, chat.res.task_sid), ...transferredFrom(a),
+      ...(chat.res.transfer ? [h("dt", null, "Transferred to"), h("dd", null, String(chat.res.transfer.target_name))] : []),
+      ...details(a.context)),
     h("h2", null, "Pre-engagement"),
     h("dl", { className: "pre" }, ...details(a.pre_engagement_data)),
     h("h2", null, "Task lifecycle"),
     h("ol", { className: "lifecycle" }, ...steps.map((s, i) => h("li", { className: i <= at ? "done" : "" }, (i <= at ? "✓ " : "○ ") + s))));
+}
+
+// ---- transfer ---------------------------------------------------------
+
+/** The chat the transfer dialog is for. */
+let transferFor = "";
+
+/** Opens the transfer dialog: queues and the other agents, as one radio group. @param {Json} chat */
+async function openTransfer(chat) {
+  transferFor = chat.sid;
+  let r;
+  try {
+    r = await call("/agent/desk/transfer-targets");
+  } catch (err) {
+    alertBox(String(/** @type {any} */ (err).message));
+    return;
+  }
+  const box = $("transfer-targets");
+  clear(box);
+  $("transfer-error").textContent = "";
+  /** @param {Json} t @param {string} label @param {boolean} off */
+  const option = (t, label, off) => h("label", { className: off ? "unavailable" : "" },
+    h("input", { type: "radio", name: "target", value: t.sid, disabled: off, "data-type": t.type }), label);
+  const queues = r.targets.filter((/** @type {Json} */ t) => t.type === "queue");
+  const agents = r.targets.filter((/** @type {Json} */ t) => t.type === "worker");
+  box.append(
+    h("fieldset", null, h("legend", null, "Queues"),
+      ...(queues.length ? queues.map((/** @type {Json} */ q) => option(q, q.friendly_name, false)) : [h("p", { className: "hint" }, "No queues.")])),
+    h("fieldset", null, h("legend", null, "Agents"),
+      ...(agents.length ? agents.map((/** @type {Json} */ a) => option(a, `${a.friendly_name} (${a.activity_name})`, !a.available))
+        : [h("p", { className: "hint" }, "No other agents.")])));
+  const dlg = /** @type {HTMLDialogElement} */ ($("transfer-dialog"));
+  if (!dlg.open) dlg.showModal();
+  const first = /** @type {HTMLInputElement|null} */ (box.querySelector("input:not([disabled])"));
+  if (first) { first.checked = true; first.focus(); }
+}
+
+/** @param {SubmitEvent} e */
+async function onTransfer(e) {
+  e.preventDefault();
+  const chat = state.chats.get(transferFor);
+  const picked = /** @type {HTMLInputElement|null} */ ($("transfer-form").querySelector("input[name=target]:checked"));
+  if (!chat || !picked) {
+    $("transfer-error").textContent = "Choose a queue or an available agent.";
+    return;
+  }
+  const btn = /** @type {HTMLButtonElement} */ ($("transfer-form").querySelector(".do-transfer"));
+  btn.disabled = true;
+  try {
+    const r = await call(`/agent/desk/reservations/${chat.res.sid}/transfer`, { TargetSid: picked.value });
+    chat.res = { ...chat.res, ...r.reservation, attrs: chat.res.attrs };
+    state.reservations.set(chat.res.sid, chat.res);
+    chat.typing.clear();
+    /** @type {HTMLDialogElement} */ ($("transfer-dialog")).close();
+    if (state.client) state.client.unsubscribe(chat.sid).catch(() => {});
+    select(chat.sid);
+    const next = /** @type {HTMLElement|null} */ ($("chat").querySelector(".complete, .wrapup"));
+    if (next) next.focus();
+  } catch (err) {
+    $("transfer-error").textContent = String(/** @type {any} */ (err).message);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+// ---- canned responses ---------------------------------------------------
+
+/** The chat the canned-response picker inserts into. */
+let cannedFor = "";
+
+async function loadCanned() {
+  try {
+    state.canned = (await call("/agent/desk/canned-responses")).canned_responses || [];
+  } catch {
+    state.canned = [];
+  }
+}
+
+/** @param {Json} chat */
+async function openCanned(chat) {
+  cannedFor = chat.sid;
+  await loadCanned(); // an admin may have added some since
+  const filter = /** @type {HTMLInputElement} */ ($("canned-filter"));
+  filter.value = "";
+  renderCanned();
+  const dlg = /** @type {HTMLDialogElement} */ ($("canned-dialog"));
+  if (!dlg.open) dlg.showModal();
+  filter.focus();
+}
+
+function cannedMatches() {
+  const q = /** @type {HTMLInputElement} */ ($("canned-filter")).value.trim().toLowerCase();
+  return state.canned.filter((c) => !q || `${c.friendly_name} ${c.category} ${c.body}`.toLowerCase().includes(q));
+}
+
+function renderCanned() {
+  const list = $("canned-list");
+  clear(list);
+  const rows = cannedMatches();
+  if (!rows.length) {
+    list.append(h("p", { className: "hint" }, state.canned.length ? "Nothing matches." : "No canned responses yet (an admin adds them)."));
+    return;
+  }
+  let category = "";
+  for (const c of rows) {
+    if (c.category && c.category !== category) list.append(h("h3", null, c.category));
+    category = c.category;
+    const b = h("button", { type: "button", "data-sid": c.sid }, h("span", { className: "name" }, c.friendly_name),
+      h("span", { className: "preview" }, c.body));
+    b.addEventListener("click", () => insertCanned(c));
+    list.append(b);
+  }
+}
+
+/** Puts the body into the draft at the caret, for the agent to edit and send. @param {Json} c */
+function insertCanned(c) {
+  /** @type {HTMLDialogElement} */ ($("canned-dialog")).close();
+  const chat = state.chats.get(cannedFor);
+  if (!chat) return;
+  if (state.selected !== chat.sid) select(chat.sid);
+  const input = /** @type {HTMLTextAreaElement|null} */ ($("chat").querySelector("textarea"));
+  if (!input || input.disabled) return;
+  input.setRangeText(String(c.body), input.selectionStart, input.selectionEnd, "end");
+  input.focus();
+  if (state.client) state.client.typing(chat.sid);
+}
+
+// ---- sound --------------------------------------------------------------
+
+const SOUND_KEY = "parley.agent.sound";
+/** On unless the agent turned it off (kept in localStorage). */
+let soundOn = (() => { try { return localStorage.getItem(SOUND_KEY) !== "off"; } catch { return true; } })();
+/** @type {AudioContext|null} */
+let audio = null;
+
+function renderSound() {
+  const b = $("sound");
+  b.setAttribute("aria-pressed", String(soundOn));
+  b.textContent = soundOn ? "Sound on" : "Sound off";
+}
+
+function toggleSound() {
+  soundOn = !soundOn;
+  try { localStorage.setItem(SOUND_KEY, soundOn ? "on" : "off"); } catch { /* storage off: this page only */ }
+  renderSound();
+  if (soundOn) audioContext(); // a click is the gesture browsers want before sound
+}
+
+/** The page's one AudioContext, resumed (browsers start it suspended without a gesture). */
+function audioContext() {
+  const Ctx = window.AudioContext || /** @type {any} */ (window).webkitAudioContext;
+  if (!Ctx) return null;
+  if (!audio) audio = new Ctx();
+  if (audio.state === "suspended") audio.resume().catch(() => {});
+  return audio;
+}
+
+/** Two short rising tones for an incoming request: an oscillator, no audio file. */
+function chime() {
+  if (!soundOn) return;
+  const ctx = audioContext();
+  if (!ctx) return;
+  const t0 = ctx.currentTime + 0.01;
+  [880, 1175].forEach((freq, i) => {
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    const at = t0 + i * 0.18;
+    osc.type = "sine";
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, at);
+    gain.gain.exponentialRampToValueAtTime(0.2, at + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.16);
+    osc.connect(gain).connect(ctx.destination);
+    osc.start(at);
+    osc.stop(at + 0.17);
+  });
 }
 
 // ---- start ------------------------------------------------------------
@@ -469,6 +676,21 @@ async function boot() {
   $("signout").addEventListener("click", signOut);
   $("activity").addEventListener("change", setActivity);
   $("incoming").addEventListener("click", onOfferClick);
+  $("sound").addEventListener("click", toggleSound);
+  renderSound();
+  // The first key or click on the page lets the chime play later.
+  for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, () => soundOn && audioContext(), { once: true });
+  $("transfer-form").addEventListener("submit", onTransfer);
+  for (const dlg of [$("transfer-dialog"), $("canned-dialog")]) {
+    /** @type {HTMLElement} */ (dlg.querySelector(".cancel")).addEventListener("click", () => /** @type {HTMLDialogElement} */ (dlg).close());
+  }
+  $("canned-filter").addEventListener("input", renderCanned);
+  $("canned-filter").addEventListener("keydown", (e) => {
+    if (/** @type {KeyboardEvent} */ (e).key !== "Enter") return;
+    e.preventDefault();
+    const first = cannedMatches()[0];
+    if (first) insertCanned(first);
+  });
   document.addEventListener("visibilitychange", () => {
     const chat = state.chats.get(state.selected);
     if (chat && !document.hidden) { markRead(chat); renderTabs(); }
