@@ -197,6 +197,13 @@ func (h *handlers) createCanned(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) listCanned(w http.ResponseWriter, r *http.Request) error {
+	return adminList(h, w, r, "canned_responses", cannedPath, h.s.CannedList, h.cannedJSON, func(c cannedJSON) int64 { return c.seq })
+}
+
+// adminList answers an admin API list: one page of the caller's
+// account's rows (load), as JSON (toJSON), with Twilio's paging.
+func adminList[T, J any](h *handlers, w http.ResponseWriter, r *http.Request, key, path string,
+	load func(ctx context.Context, accountSID string, page rest.Page) ([]T, error), toJSON func(T) J, seq func(J) int64) error {
 	acct, err := adminAccount(r)
 	if err != nil {
 		return err
@@ -209,16 +216,15 @@ func (h *handlers) listCanned(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := h.s.CannedList(r.Context(), acct, page)
+	list, err := load(r.Context(), acct, page)
 	if err != nil {
 		return err
 	}
-	rows := make([]cannedJSON, len(list))
-	for i, c := range list {
-		rows[i] = h.cannedJSON(c)
+	rows := make([]J, len(list))
+	for i, v := range list {
+		rows[i] = toJSON(v)
 	}
-	l := rest.List[cannedJSON]{Key: "canned_responses", URL: h.rt.URL(cannedPath), Rows: rows,
-		Seq: func(c cannedJSON) int64 { return c.seq }, Page: page, Query: r.URL.Query()}
+	l := rest.List[J]{Key: key, URL: h.rt.URL(path), Rows: rows, Seq: seq, Page: page, Query: r.URL.Query()}
 	return l.Write(w)
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -89,21 +90,36 @@ func (s *Service) Transfer(ctx context.Context, a Agent, reservationSID, targetS
 	case to.Type == TargetWorker && !to.Available:
 		return Transfer{}, r, rest.Conflict(20409, "%s is %s: transfer to an available agent or to a queue", to.FriendlyName, to.ActivityName)
 	}
-	from := TransferredFrom{WorkerSID: a.WorkerSID, AgentName: a.FriendlyName, TaskSID: r.TaskSID, ReservationSID: r.SID, QueueName: r.QueueName}
-	task, err := s.desk.CreateTransferTask(ctx, a, r, *to, from)
-	if err != nil {
-		return Transfer{}, r, fmt.Errorf("agent: create the transfer's task: %w", err)
-	}
-	if err := s.desk.HandOver(ctx, a, ch, task); err != nil {
-		if cerr := s.desk.CancelTask(ctx, a, task, "transfer failed"); cerr != nil {
-			s.logger.WarnContext(ctx, "transfer task left pending", slog.String("task_sid", task), slog.Any("error", cerr))
+	// The record is also the claim: a second transfer of the same
+	// reservation (a double click, another tab) stops here.
+	t := Transfer{SID: rest.NewSID("TT"), ChannelSID: ch, FromTask: r.TaskSID, TargetType: to.Type, TargetSID: to.SID,
+		TargetName: to.FriendlyName, Created: store.Now()}
+	if err := s.st().insertTransfer(ctx, a, r.SID, t); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Transfer{}, r, rest.Conflict(20409, "Reservation %s is already being transferred", r.SID)
 		}
 		return Transfer{}, r, err
 	}
-	t := Transfer{SID: rest.NewSID("TT"), ChannelSID: ch, FromTask: r.TaskSID, ToTask: task, TargetType: to.Type,
-		TargetSID: to.SID, TargetName: to.FriendlyName, Created: store.Now()}
-	if err := s.st().insertTransfer(ctx, a, r.SID, t); err != nil {
-		return t, r, err
+	from := TransferredFrom{WorkerSID: a.WorkerSID, AgentName: a.FriendlyName, TaskSID: r.TaskSID, ReservationSID: r.SID, QueueName: r.QueueName}
+	task, err := s.desk.CreateTransferTask(ctx, a, r, *to, from)
+	if err == nil {
+		if err = s.desk.HandOver(ctx, a, ch, task); err != nil {
+			if cerr := s.desk.CancelTask(ctx, a, task, "transfer failed"); cerr != nil {
+				s.logger.WarnContext(ctx, "transfer task left pending", slog.String("task_sid", task), slog.Any("error", cerr))
+			}
+		}
+	} else {
+		err = fmt.Errorf("agent: create the transfer's task: %w", err)
+	}
+	if err == nil {
+		t.ToTask = task
+		err = s.st().setTransferTask(ctx, t.SID, task)
+	}
+	if err != nil {
+		if derr := s.st().deleteTransfer(ctx, t.SID); derr != nil {
+			s.logger.WarnContext(ctx, "failed transfer still recorded", slog.String("transfer_sid", t.SID), slog.Any("error", derr))
+		}
+		return Transfer{}, r, err
 	}
 	s.logger.InfoContext(ctx, "chat transferred", slog.String("channel_sid", ch), slog.String("from_task_sid", r.TaskSID),
 		slog.String("task_sid", task), slog.String("target_sid", to.SID))
@@ -152,6 +168,16 @@ func (s *agentStore) insertTransfer(ctx context.Context, a Agent, reservationSID
 		return fmt.Errorf("agent: record transfer: %w", err)
 	}
 	return nil
+}
+
+func (s *agentStore) setTransferTask(ctx context.Context, sid, taskSID string) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE agent_transfers SET to_task_sid = ? WHERE sid = ?", taskSID, sid)
+	return err
+}
+
+func (s *agentStore) deleteTransfer(ctx context.Context, sid string) error {
+	_, err := s.db.ExecContext(ctx, "DELETE FROM agent_transfers WHERE sid = ?", sid)
+	return err
 }
 
 // transfers returns the worker's transfers made from the reservations.

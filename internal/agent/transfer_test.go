@@ -292,8 +292,15 @@ func TestTransferToQueue(t *testing.T) {
 	if err != nil || len(queues) != 1 {
 		t.Fatalf("the Everyone queue: %v %v", queues, err)
 	}
-	if code, out := ada.transfer(first.SID, queues[0].SID); code != 200 {
-		t.Fatalf("transfer to the queue: %d %v", code, out)
+	// A double submit: exactly one transfer happens.
+	codes := make(chan int, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			codes <- ada.do("POST", "/agent/desk/reservations/"+first.SID+"/transfer", url.Values{"TargetSid": {queues[0].SID}}, nil)
+		}()
+	}
+	if a, b := <-codes, <-codes; a+b != 200+409 {
+		t.Fatalf("two transfers at once: %d and %d, want 200 and 409", a, b)
 	}
 	second := bo.offer(ch)
 	if !strings.Contains(second.Attributes, `"transferTargetType":"queue"`) {
@@ -303,6 +310,10 @@ func TestTransferToQueue(t *testing.T) {
 		if r.SID != first.SID {
 			t.Fatalf("the chat came back to Ada: %+v", r)
 		}
+	}
+	tasks, err := srv.App.TaskRouter.Tasks(context.Background(), srv.AccountSID, srv.App.FlexSetup.WorkspaceSID, taskrouter.TaskFilter{}, rest.Page{Size: 10})
+	if err != nil || len(tasks) != 2 {
+		t.Fatalf("%d tasks after a double transfer, want 2 (%v)", len(tasks), err)
 	}
 	bo.accept(second, ch)
 	if _, err := bo.conn.Send(context.Background(), ch, "Billing here", "bo-1"); err != nil {
