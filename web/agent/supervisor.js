@@ -29,9 +29,10 @@ const REFETCH_MS = 1000;
  */
 
 /** @type {{ deps: Deps|null, overview: Json|null, trend: Json|null, skew: number, monitored: string,
- *   monitorOwn: boolean, messages: Json[], lastFetch: number, timer: any, fetching: Promise<void>|null, again: boolean }} */
-const sv = { deps: null, overview: null, trend: null, skew: 0, monitored: "", monitorOwn: false, messages: [], lastFetch: 0,
-  timer: null, fetching: null, again: false };
+ *   monitorOwn: boolean, messages: Json[], info: {agent: string, visitor: string}, lastFetch: number, timer: any,
+ *   fetching: Promise<void>|null, again: boolean }} */
+const sv = { deps: null, overview: null, trend: null, skew: 0, monitored: "", monitorOwn: false, messages: [],
+  info: { agent: "", visitor: "Visitor" }, lastFetch: 0, timer: null, fetching: null, again: false };
 
 /**
  * Starts the view: the header's switch, the live figures and the chart.
@@ -297,14 +298,18 @@ function chatEnded(c) {
   try { return JSON.parse(c.attributes || "{}").status === "INACTIVE"; } catch { return false; }
 }
 
-/** The chat's row in the agents' list: who handles it and the visitor. @param {string} sid */
+/**
+ * Who handles the chat and the visitor, from the agents' list; once the
+ * chat has left the list (it ended), as they were last seen.
+ * @param {string} sid
+ */
 function chatInfo(sid) {
   for (const a of (sv.overview && sv.overview.agents) || []) {
     for (const c of a.chats) {
-      if (c.channel_sid === sid) return { agent: a.name, visitor: c.visitor || "Visitor" };
+      if (c.channel_sid === sid) sv.info = { agent: a.name, visitor: c.visitor || "Visitor" };
     }
   }
-  return { agent: "", visitor: "Visitor" };
+  return sv.info;
 }
 
 /** The agent whose chat identity this is. @param {string} from */
@@ -317,6 +322,7 @@ async function monitor(sid) {
   await stopMonitoring();
   sv.monitored = sid;
   sv.messages = [];
+  sv.info = { agent: "", visitor: "Visitor" };
   // The supervisor's own chat (it is also an agent) is already followed by the desk.
   const ch = client.channels.get(sid);
   sv.monitorOwn = !!(ch && ch.subscribed);
