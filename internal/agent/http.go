@@ -287,29 +287,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
-	acct, err := adminAccount(r)
-	if err != nil {
-		return err
-	}
-	f, err := h.rt.Form(r)
-	if err != nil {
-		return err
-	}
-	page, err := rest.ParsePage(f, 1000)
-	if err != nil {
-		return err
-	}
-	agents, err := h.s.List(r.Context(), acct, page)
-	if err != nil {
-		return err
-	}
-	rows := make([]agentJSON, len(agents))
-	for i, a := range agents {
-		rows[i] = toJSON(a)
-	}
-	l := rest.List[agentJSON]{Key: "agents", URL: h.rt.URL("/agents/v1/Agents"), Rows: rows,
-		Seq: func(a agentJSON) int64 { return a.seq }, Page: page, Query: r.URL.Query()}
-	return l.Write(w)
+	return adminList(h, w, r, "agents", "/agents/v1/Agents", h.s.List, toJSON, func(a agentJSON) int64 { return a.seq })
 }
 
 func (h *handlers) one(r *http.Request) (Agent, error) {
