@@ -34,6 +34,7 @@ func (s *Service) Routes(rt *rest.Router, o HTTPOptions) {
 	rt.Public("POST /agent/desk/reservations/{Sid}/{Action}", h.session(h.reservation))
 	h.transferRoutes(rt)
 	h.cannedRoutes(rt)
+	h.supervisorRoutes(rt)
 
 	rt.Handle("POST /agents/v1/Agents", h.create)
 	rt.Handle("GET /agents/v1/Agents", h.list)

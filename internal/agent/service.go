@@ -94,13 +94,15 @@ type Options struct {
 
 // Service is the agent domain.
 type Service struct {
-	db       *store.DB
-	workers  Workers
-	tokens   Tokens
-	desk     Desk
-	logger   *slog.Logger
-	opts     Options
-	throttle *throttle
+	db      *store.DB
+	workers Workers
+	tokens  Tokens
+	desk    Desk
+	// supervision feeds the supervisor view (SetSupervision; nil: 503).
+	supervision Supervision
+	logger      *slog.Logger
+	opts        Options
+	throttle    *throttle
 }
 
 // New builds the service. desk may be nil (the desktop actions then

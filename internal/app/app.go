@@ -65,6 +65,8 @@ type App struct {
 	Flex *flex.Service
 	// Agents are the agent desktop's sign-ins (TaskRouter workers).
 	Agents *agent.Service
+	// sampler records the queues' trend for the supervisor view.
+	sampler *taskrouter.Sampler
 	// FlexSetup is the main account's default Flex setup (printed at start).
 	FlexSetup flex.Setup
 	// Main is the main account; MainCreated says it was made by this start.
@@ -126,6 +128,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		return nil, err
 	}
 	a.Agents = a.newAgents()
+	a.startSupervision()
 	a.handler = a.routes()
 	return a, nil
 }
@@ -274,6 +277,9 @@ func (a *App) Close() error {
 	}
 	if a.Chat != nil {
 		a.Chat.Close()
+	}
+	if a.sampler != nil {
+		a.sampler.Stop()
 	}
 	if a.TaskRouter != nil {
 		a.TaskRouter.Stop() // its callbacks use webhooks and the bus

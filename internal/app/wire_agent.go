@@ -127,8 +127,12 @@ func (t agentTokens) AgentToken(ctx context.Context, a agent.Agent, ttl time.Dur
 	if err != nil {
 		return "", time.Time{}, "", err
 	}
+	role := "" // a supervisor's role lets its socket watch the workspace and monitor chats
+	if a.Role == agent.RoleSupervisor {
+		role = agent.RoleSupervisor
+	}
 	raw, exp, err := t.tokens.Mint(ctx, token.Grant{AccountSID: a.AccountSID, KeySID: keySID, Identity: a.Identity(), TTL: ttl,
-		ChatServiceSID: svc, WorkspaceSID: a.WorkspaceSID, WorkerSID: a.WorkerSID})
+		ChatServiceSID: svc, WorkspaceSID: a.WorkspaceSID, WorkerSID: a.WorkerSID, TaskRouterRole: role})
 	return raw, exp, svc, err
 }
 

@@ -99,6 +99,10 @@ async function startDesk(tok) {
   await refreshReservations();
   setInterval(tick, 1000);
   setInterval(refreshReservations, 15000); // a safety net for a lost event
+  if (tok.agent.role === "supervisor") {
+    import("./supervisor.js").then((m) => m.start({ client, call, identity: tok.identity }))
+      .catch((err) => console.error("supervisor view", err));
+  }
 }
 
 async function loadActivities() {
