@@ -353,6 +353,7 @@ function addMessage(m, render = true) {
 
 function renderMonitor() {
   const box = $("sv-monitor");
+  const hadFocus = !!document.activeElement && box.contains(document.activeElement);
   clear(box);
   if (!sv.monitored) {
     box.append(h("p", { className: "empty" }, "Choose a chat in the agents' list to follow it here (read-only)."));
@@ -375,6 +376,7 @@ function renderMonitor() {
     h("p", { className: "hint", role: "note" }, "Read-only: you see the chat as it happens; the visitor does not see you."),
     log, h("p", { className: "sv-note", role: "status" }));
   log.scrollTop = log.scrollHeight;
+  if (hadFocus) stop.focus(); // a message arriving does not take the keyboard's place away
 }
 
 /** @param {string} text */
