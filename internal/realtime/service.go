@@ -355,10 +355,8 @@ func (s *Service) onChat(m bus.Msg) {
 
 // onWorker forwards a worker.<WorkerSid> event to that worker's sockets.
 func (s *Service) onWorker(m bus.Msg) {
-	ev, err := DecodeEvent(m.Data)
-	if err != nil || ev.WorkerSID == "" || "worker."+ev.WorkerSID != m.Subject {
-		s.stats.BadEvents.Add(1)
-		s.log.Warn("bad worker event", slog.String("subject", m.Subject), slog.Any("error", err))
+	ev, ok := s.decodeOn(m, "worker", func(ev Event) string { return ev.WorkerSID })
+	if !ok {
 		return
 	}
 	for _, sess := range s.sessionsIn(s.workers, ev.WorkerSID) {
@@ -369,15 +367,25 @@ func (s *Service) onWorker(m bus.Msg) {
 // onWorkspace forwards a workspace.<WorkspaceSid> signal to the
 // supervisors of that account's workspace.
 func (s *Service) onWorkspace(m bus.Msg) {
-	ev, err := DecodeEvent(m.Data)
-	if err != nil || ev.WorkspaceSID == "" || "workspace."+ev.WorkspaceSID != m.Subject {
-		s.stats.BadEvents.Add(1)
-		s.log.Warn("bad workspace event", slog.String("subject", m.Subject), slog.Any("error", err))
+	ev, ok := s.decodeOn(m, "workspace", func(ev Event) string { return ev.WorkspaceSID })
+	if !ok {
 		return
 	}
 	for _, sess := range s.sessionsIn(s.watchers, workspaceKey(ev.AccountSID, ev.WorkspaceSID)) {
 		sess.onWorkspaceEvent(ev)
 	}
+}
+
+// decodeOn decodes an event published on kind.<SID>, whose SID (sid(ev))
+// must be the subject's; another is counted and logged as bad.
+func (s *Service) decodeOn(m bus.Msg, kind string, sid func(Event) string) (Event, bool) {
+	ev, err := DecodeEvent(m.Data)
+	if err != nil || sid(ev) == "" || kind+"."+sid(ev) != m.Subject {
+		s.stats.BadEvents.Add(1)
+		s.log.Warn("bad "+kind+" event", slog.String("subject", m.Subject), slog.Any("error", err))
+		return ev, false
+	}
+	return ev, true
 }
 
 // onKeyDeleted closes every socket whose token that key signed.
