@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -68,8 +69,14 @@ func (d *desk) must(method, path string, form url.Values, out any) {
 
 func createAgent(t *testing.T, srv *parleytest.Server, email, role string) map[string]any {
 	t.Helper()
-	code, body := srv.Request(t, "POST", "/agents/v1/Agents", url.Values{"FriendlyName": {"Ada " + email}, "Email": {email},
-		"Password": {"correct horse battery"}, "Role": {role}, "Skills": {"english", "billing"}, "ChatCapacity": {"2"}},
+	return createAgentAs(t, srv, "Ada "+email, email, role, 2)
+}
+
+// createAgentAs creates an agent whose password is "correct horse battery".
+func createAgentAs(t *testing.T, srv *parleytest.Server, name, email, role string, capacity int) map[string]any {
+	t.Helper()
+	code, body := srv.Request(t, "POST", "/agents/v1/Agents", url.Values{"FriendlyName": {name}, "Email": {email},
+		"Password": {"correct horse battery"}, "Role": {role}, "Skills": {"english", "billing"}, "ChatCapacity": {strconv.Itoa(capacity)}},
 		srv.AccountSID, srv.AuthToken)
 	if code != 201 {
 		t.Fatalf("create agent: %d %s", code, body)

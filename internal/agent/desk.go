@@ -14,6 +14,7 @@ type Activity struct {
 
 // WorkerState is the agent's worker as the desktop shows it.
 type WorkerState struct {
+	FriendlyName string `json:"friendly_name"`
 	ActivitySID  string `json:"activity_sid"`
 	ActivityName string `json:"activity_name"`
 	Available    bool   `json:"available"`

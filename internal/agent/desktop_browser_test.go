@@ -67,7 +67,9 @@ func (p *page) until(what, expr string) {
 		}
 		if time.Now().After(deadline) {
 			var html string
-			p.js(`"active=" + (document.activeElement && document.activeElement.id) + " signinHidden=" + document.getElementById("signin").hidden + " " + document.body.innerHTML.slice(0, 1500)`, &html)
+			p.js(`(() => { const of = (id) => (document.getElementById(id) || {}).outerHTML || "";
+				return "active=" + (document.activeElement && document.activeElement.id) + "\nheader: " + (document.querySelector(".bar") || document.body).textContent.replace(/\s+/g, " ").slice(0, 300) +
+					"\nincoming: " + of("incoming").slice(0, 1500) + "\ntabs: " + of("tabs").slice(0, 1000) + "\nchat: " + of("chat").slice(0, 1500); })()`, &html)
 			p.t.Fatalf("in the desktop, %s never happened.\npage: %s\nconsole:\n%s", what, html, p.logs())
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -84,15 +86,21 @@ func (p *page) keys(text string) {
 // tabTo presses Tab until the focused element matches selector.
 func (p *page) tabTo(selector string) {
 	p.t.Helper()
-	for i := 0; i < 40; i++ {
+	p.tabUntil(selector, `document.activeElement && document.activeElement.matches(`+quote(selector)+`)`)
+}
+
+// tabUntil presses Tab until the expression is true.
+func (p *page) tabUntil(what, expr string) {
+	p.t.Helper()
+	for i := 0; i < 60; i++ {
 		var ok bool
-		p.js(`!!(document.activeElement && document.activeElement.matches(`+quote(selector)+`))`, &ok)
+		p.js(`!!(`+expr+`)`, &ok)
 		if ok {
 			return
 		}
 		p.keys("\t")
 	}
-	p.t.Fatalf("Tab never reached %s", selector)
+	p.t.Fatalf("Tab never reached %s", what)
 }
 
 func (p *page) screenshot(name string) {
@@ -116,7 +124,22 @@ func (p *page) screenshot(name string) {
 	p.t.Logf("screenshot: %s", path)
 }
 
-func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
+// openDesktop opens url in a fresh browser context (its own cookies) for
+// at most five minutes.
+func openDesktop(t *testing.T, browser context.Context, url string) *page {
+	t.Helper()
+	return openWithScript(t, browser, url, "")
+}
+
+// quote is s as a JavaScript (and CSS) string literal: JSON without
+// the \u003c escapes of <, > and &, which CSS would read differently.
+func quote(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
 
 const xss = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bold</b>`
 
@@ -130,18 +153,7 @@ func TestDesktopInChromium(t *testing.T) {
 	srv := parleytest.Start(t)
 	createAgent(t, srv, "ada@example.com", "agent")
 
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
-	t.Cleanup(cancelTimeout)
-	p := &page{t: t, ctx: ctx}
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatal(err)
-	}
-	p.listen()
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/agent")); err != nil {
-		t.Fatal(err)
-	}
+	p := openDesktop(t, browser, srv.URL+"/agent")
 
 	// Keyboard-only sign-in: the email field has the focus.
 	p.until("the sign-in form", `!document.getElementById("signin").hidden && document.activeElement.id === "email"`)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -19,6 +20,10 @@ type HTTPOptions struct {
 	SecureCookie bool
 	// ClientIP names the caller's address (trusted proxies applied).
 	ClientIP func(r *http.Request) string
+	// Verify checks an access token sent in X-Twilio-Token instead of
+	// the session cookie (a desktop whose agents sign in elsewhere, see
+	// TokenAgent). Nil: only the cookie is accepted.
+	Verify func(ctx context.Context, raw string) (*rest.Principal, error)
 }
 
 // Routes mounts the desktop's sign-in, token and actions (session cookie)
@@ -28,6 +33,7 @@ func (s *Service) Routes(rt *rest.Router, o HTTPOptions) {
 	rt.Public("POST /agent", noBasicChallenge(h.signIn))
 	rt.Public("POST /agent/signout", h.session(h.signOut))
 	rt.Public("GET /agent/token", h.session(h.token))
+	rt.Public("GET /agent/desk/me", h.session(h.me))
 	rt.Public("GET /agent/desk/activities", h.session(h.activities))
 	rt.Public("POST /agent/desk/activity", h.session(h.setActivity))
 	rt.Public("GET /agent/desk/reservations", h.session(h.reservations))
@@ -63,12 +69,21 @@ func noBasicChallenge(next rest.HandlerFunc) rest.HandlerFunc {
 	}
 }
 
-// session resolves the cookie to an agent. State-changing requests must
-// also come from this origin: the cookie is SameSite=Strict, and the
-// Origin check refuses what a browser sends cross-site anyway.
+// session resolves the cookie, or an access token in X-Twilio-Token, to
+// an agent. State-changing requests on the cookie must also come from
+// this origin: the cookie is SameSite=Strict, and the Origin check refuses
+// what a browser sends cross-site anyway. A token is no ambient
+// credential (a page must hold it to send it), so it needs no such check.
 func (h *handlers) session(next agentHandler) rest.HandlerFunc {
 	return noBasicChallenge(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
+		if raw := strings.TrimSpace(r.Header.Get(TokenHeader)); raw != "" {
+			a, err := h.tokenAgent(r, raw)
+			if err != nil {
+				return err
+			}
+			return next(w, r, a)
+		}
 		if r.Method != http.MethodGet {
 			if err := sameOrigin(r); err != nil {
 				return err
@@ -84,6 +99,24 @@ func (h *handlers) session(next agentHandler) rest.HandlerFunc {
 		}
 		return next(w, r, a)
 	})
+}
+
+// TokenHeader carries an access token instead of the session cookie, as
+// on the REST API.
+const TokenHeader = "X-Twilio-Token"
+
+func (h *handlers) tokenAgent(r *http.Request, raw string) (Agent, error) {
+	if h.o.Verify == nil {
+		return Agent{}, rest.Unauthorized("This node takes only the session cookie on /agent; sign in at /agent")
+	}
+	p, err := h.o.Verify(r.Context(), raw)
+	if err != nil {
+		if e, ok := rest.AsError(err); ok {
+			return Agent{}, e
+		}
+		return Agent{}, rest.Unauthorized("The access token is not valid: %v", err)
+	}
+	return h.s.TokenAgent(r.Context(), p)
 }
 
 // sameOrigin refuses a request whose Origin is missing or another host.
@@ -148,6 +181,12 @@ func (h *handlers) token(w http.ResponseWriter, r *http.Request, a Agent) error 
 	}
 	return rest.WriteJSON(w, http.StatusOK, tokenJSON{Token: raw, Expires: rest.Time(exp), Identity: a.Identity(),
 		ChatServiceSID: svc, Agent: toJSON(a)})
+}
+
+// me is who the desktop works for: what GET /agent/token says besides
+// the token, for a desktop that got its token elsewhere.
+func (h *handlers) me(w http.ResponseWriter, r *http.Request, a Agent) error {
+	return rest.WriteJSON(w, http.StatusOK, map[string]any{"identity": a.Identity(), "agent": toJSON(a)})
 }
 
 func (h *handlers) requireDesk() error {

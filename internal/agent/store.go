@@ -39,6 +39,10 @@ func (s *agentStore) byEmail(ctx context.Context, email string) (Agent, error) {
 	return s.one(ctx, "email = ?", email)
 }
 
+func (s *agentStore) byWorker(ctx context.Context, accountSID, workerSID string) (Agent, error) {
+	return scanAgent(s.db.QueryRowContext(ctx, "SELECT "+agentCols+" FROM agents WHERE account_sid = ? AND worker_sid = ?", accountSID, workerSID))
+}
+
 func (s *agentStore) list(ctx context.Context, accountSID string, page rest.Page) ([]Agent, error) {
 	cond, tail := store.Keyset("seq", page.After, page.Before, page.Fetch())
 	rows, err := s.db.QueryContext(ctx, "SELECT "+agentCols+" FROM agents WHERE account_sid = ?"+cond+tail, accountSID)

@@ -205,7 +205,7 @@ func (a *App) routes() http.Handler {
 	a.Studio.Routes(rt)
 	a.Flex.Routes(rt)
 	a.agentRoutes(rt)
-	mux.Handle(web.DesktopPattern, a.Static.Desktop())
+	mux.Handle(web.DesktopPattern, a.Static.Desktop(a.cfg.AgentTokenURL))
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

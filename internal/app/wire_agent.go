@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -27,7 +28,7 @@ func (a *App) newAgents() *agent.Service {
 
 func (a *App) agentRoutes(rt *rest.Router) {
 	a.Agents.Routes(rt, agent.HTTPOptions{SecureCookie: strings.HasPrefix(a.cfg.PublicURL, "https://"),
-		ClientIP: a.Tokens.ClientIP})
+		ClientIP: a.Tokens.ClientIP, Verify: a.Tokens.Verify})
 }
 
 // defaultWorkspace is the account's Flex workspace, where agents' workers live.
@@ -157,11 +158,14 @@ func (d agentDesk) Activities(ctx context.Context, a agent.Agent) ([]agent.Activ
 }
 
 func workerState(w taskrouter.Worker) agent.WorkerState {
-	return agent.WorkerState{ActivitySID: w.ActivitySID, ActivityName: w.ActivityName, Available: w.Available}
+	return agent.WorkerState{FriendlyName: w.FriendlyName, ActivitySID: w.ActivitySID, ActivityName: w.ActivityName, Available: w.Available}
 }
 
 func (d agentDesk) Worker(ctx context.Context, a agent.Agent) (agent.WorkerState, error) {
 	w, err := d.tr.Worker(ctx, a.AccountSID, a.WorkspaceSID, a.WorkerSID)
+	if errors.Is(err, taskrouter.ErrNotFound) {
+		return agent.WorkerState{}, rest.NotFound("Workspace %s has no worker %s", a.WorkspaceSID, a.WorkerSID)
+	}
 	return workerState(w), err
 }
 

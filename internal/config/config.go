@@ -49,6 +49,7 @@ type Config struct {
 	RealtimeChannelRate   int64         `env:"PARLEY_REALTIME_CHANNEL_RATE" doc:"Messages per second one channel may receive over realtime sockets on a node, on average; 0: no limit."`
 	RealtimeChannelBurst  int64         `env:"PARLEY_REALTIME_CHANNEL_BURST" doc:"Messages one channel may receive in a burst before PARLEY_REALTIME_CHANNEL_RATE applies."`
 	FlexIdleTimeout       time.Duration `env:"PARLEY_FLEX_IDLE_TIMEOUT" doc:"The janitor closes a web chat with no task and no message for this long (channel status INACTIVE, integration detached). 0: never."`
+	AgentTokenURL         string        `env:"PARLEY_AGENT_TOKEN_URL" doc:"Empty: agents sign in to the desktop at /agent with their Parley email and password. The https URL of your own backend instead: the desktop skips Parley's sign-in and fetches {\"token\": \"...\"} from it (with the browser's cookies for that site, so it must allow this origin by CORS with credentials): an access token your backend minted with a Parley API key, with chat and TaskRouter grants for the agent's worker. See docs/agent.md."`
 	WebDir                string        `env:"PARLEY_WEB_DIR" doc:"Serve the web files (SDK, widget, agent desktop) from this directory instead of the embedded copy, for development. Empty: embedded."`
 }
 
@@ -173,6 +174,9 @@ func (c *Config) Validate() error {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("PARLEY_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
+	}
+	if u, err := url.Parse(c.AgentTokenURL); c.AgentTokenURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("PARLEY_AGENT_TOKEN_URL", "%q is not an http(s) URL", c.AgentTokenURL)
 	}
 	if c.DataDir == "" {
 		bad("PARLEY_DATA_DIR", "must not be empty")

@@ -28,12 +28,12 @@ func TestLoadPrecedence(t *testing.T) {
 func TestValidateReportsEverything(t *testing.T) {
 	_, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(map[string]string{
 		"PARLEY_ADDR": "nope", "PARLEY_DATABASE_URL": "mysql://x", "PARLEY_ACCOUNT_SID": "AC1",
-		"PARLEY_LOG_LEVEL": "loud", "PARLEY_MAX_BODY_BYTES": "ten",
+		"PARLEY_LOG_LEVEL": "loud", "PARLEY_MAX_BODY_BYTES": "ten", "PARLEY_AGENT_TOKEN_URL": "/token",
 	}))
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	for _, name := range []string{"PARLEY_ADDR", "PARLEY_DATABASE_URL", "PARLEY_ACCOUNT_SID", "PARLEY_LOG_LEVEL", "PARLEY_MAX_BODY_BYTES"} {
+	for _, name := range []string{"PARLEY_ADDR", "PARLEY_DATABASE_URL", "PARLEY_ACCOUNT_SID", "PARLEY_LOG_LEVEL", "PARLEY_MAX_BODY_BYTES", "PARLEY_AGENT_TOKEN_URL"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}

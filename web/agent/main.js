@@ -22,10 +22,15 @@ const state = { me: null, client: null, activities: [], worker: null, reservatio
 
 // ---- HTTP -------------------------------------------------------------
 
+/** The business's token endpoint (PARLEY_AGENT_TOKEN_URL), if agents sign in there instead. */
+const TOKEN_URL = /** @type {HTMLMetaElement|null} */ (document.querySelector('meta[name="parley-agent-token-url"]'))?.content || "";
+
 /** @param {string} path @param {Record<string,string>} [form] */
 async function call(path, form) {
-  const init = form ? { method: "POST", body: new URLSearchParams(form), credentials: /** @type {const} */ ("same-origin") }
-    : { credentials: /** @type {const} */ ("same-origin") };
+  /** @type {RequestInit} */
+  const init = form ? { method: "POST", body: new URLSearchParams(form), credentials: "same-origin" } : { credentials: "same-origin" };
+  // With a token from the business's backend, the token is the credential.
+  if (TOKEN_URL && state.me) init.headers = { "X-Twilio-Token": state.me.token };
   const res = await fetch(path, init);
   const body = res.status === 204 ? {} : await res.json().catch(() => ({}));
   if (!res.ok) {
@@ -37,9 +42,21 @@ async function call(path, form) {
 }
 
 async function fetchToken() {
+  if (TOKEN_URL) return fetchBusinessToken();
   const t = await call("/agent/token");
   state.me = t;
   return t;
+}
+
+/** A token from the business's own backend; /agent/desk/me says whose it is. */
+async function fetchBusinessToken() {
+  const res = await fetch(TOKEN_URL, { credentials: "include" });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok || typeof body.token !== "string") throw new Error(`${TOKEN_URL} gave no token (HTTP ${res.status})`);
+  state.me = { ...state.me, token: body.token };
+  const me = await call("/agent/desk/me");
+  state.me = { ...me, token: body.token };
+  return state.me;
 }
 
 // ---- sign-in ----------------------------------------------------------
@@ -145,7 +162,10 @@ let refreshing = Promise.resolve();
 function refreshReservations() {
   refreshing = refreshing.catch((err) => console.error("refresh", err)).then(async () => {
     const r = await call("/agent/desk/reservations").catch((err) => {
-      if (err.status === 401) showSignIn("Your session ended. Sign in again.");
+      if (err.status === 401) {
+        if (TOKEN_URL) fetchToken().catch((e) => alertBox(String(e.message))); // the token lapsed: get a new one
+        else showSignIn("Your session ended. Sign in again.");
+      }
       return null;
     });
     if (!r) return;
@@ -155,7 +175,8 @@ function refreshReservations() {
       seen.add(res.sid);
       res.attrs = parseJSON(res.task_attributes);
       state.reservations.set(res.sid, res);
-      if (res.reservation_status !== "pending") await openChat(res);
+      // A chat that cannot open now (the socket is down) opens on the next refresh.
+      if (res.reservation_status !== "pending") await openChat(res).catch((err) => console.warn("open chat", res.sid, err));
     }
     for (const [sid, res] of state.reservations) {
       if (!seen.has(sid)) {
@@ -289,9 +310,16 @@ async function openChat(res) {
     return;
   }
   const client = /** @type {ParleyClient} */ (state.client);
-  await client.subscribe(sid);
-  const history = await client.history(sid, { limit: 100 });
-  for (const m of history) addMessage(chat, m, false);
+  try {
+    await client.subscribe(sid);
+    const history = await client.history(sid, { limit: 100 });
+    for (const m of history) addMessage(chat, m, false);
+  } catch (err) {
+    // A socket that dropped mid-way must not leave a chat that never
+    // fills: forget it, and the next refresh (on reconnect) opens it again.
+    state.chats.delete(sid);
+    throw err;
+  }
   if (!state.selected) select(sid);
   renderTabs();
 }
@@ -702,9 +730,14 @@ async function boot() {
   let tok;
   try {
     tok = await fetchToken();
-  } catch {
-    return showSignIn();
+  } catch (err) {
+    if (!TOKEN_URL) return showSignIn();
+    $("signin").hidden = false;
+    $("signin-form").hidden = true;
+    $("signin-error").textContent = "The desktop could not get your access token: " + String(/** @type {any} */ (err).message);
+    return;
   }
+  if (TOKEN_URL) $("signout").hidden = true; // the business's site signs agents out
   await startDesk(tok);
 }
 
