@@ -105,3 +105,10 @@ func Offline(t testing.TB, ctx context.Context, off bool) {
 		t.Fatalf("browsertest: network state: %v", err)
 	}
 }
+
+// WidgetPrelude gives a page's expressions R (the web chat widget's
+// shadow root), $ and $$ (querySelector and querySelectorAll in it) and
+// text (the textContent of every match).
+const WidgetPrelude = `const R = document.getElementById("parley-webchat") && document.getElementById("parley-webchat").shadowRoot;
+const $ = (s) => R && R.querySelector(s); const $$ = (s) => (R ? [...R.querySelectorAll(s)] : []);
+const text = (s) => $$(s).map((e) => e.textContent);`

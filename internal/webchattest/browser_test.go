@@ -99,9 +99,7 @@ func (b *tab) reload() {
 }
 
 // prelude gives expressions R (the widget's shadow root), $ and $$.
-const prelude = `const R = document.getElementById("parley-webchat") && document.getElementById("parley-webchat").shadowRoot;
-const $ = (s) => R && R.querySelector(s); const $$ = (s) => (R ? [...R.querySelectorAll(s)] : []);
-const text = (s) => $$(s).map((e) => e.textContent);`
+const prelude = browsertest.WidgetPrelude
 
 // js evaluates an expression (awaiting a promise) with the prelude.
 func (b *tab) js(expr string, out any) {
