@@ -176,11 +176,7 @@ func cannedForm(f *rest.Form) CannedPatch {
 }
 
 func (h *handlers) createCanned(w http.ResponseWriter, r *http.Request) error {
-	acct, err := adminAccount(r)
-	if err != nil {
-		return err
-	}
-	f, err := h.rt.Form(r)
+	acct, f, err := h.adminForm(r)
 	if err != nil {
 		return err
 	}
@@ -204,11 +200,7 @@ func (h *handlers) listCanned(w http.ResponseWriter, r *http.Request) error {
 // account's rows (load), as JSON (toJSON), with Twilio's paging.
 func adminList[T, J any](h *handlers, w http.ResponseWriter, r *http.Request, key, path string,
 	load func(ctx context.Context, accountSID string, page rest.Page) ([]T, error), toJSON func(T) J, seq func(J) int64) error {
-	acct, err := adminAccount(r)
-	if err != nil {
-		return err
-	}
-	f, err := h.rt.Form(r)
+	acct, f, err := h.adminForm(r)
 	if err != nil {
 		return err
 	}

@@ -302,12 +302,18 @@ func adminAccount(r *http.Request) (string, error) {
 	return p.AccountSID, nil
 }
 
-func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
+// adminForm is an admin API request's account and form.
+func (h *handlers) adminForm(r *http.Request) (string, *rest.Form, error) {
 	acct, err := adminAccount(r)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	f, err := h.rt.Form(r)
+	return acct, f, err
+}
+
+func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
+	acct, f, err := h.adminForm(r)
 	if err != nil {
 		return err
 	}
