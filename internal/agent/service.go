@@ -312,20 +312,25 @@ func (s *Service) SignOut(ctx context.Context, raw string) error {
 
 // TokenAgent is the agent an access token minted elsewhere (by the
 // business's own backend, with a Parley API key) stands for: its
-// TaskRouter grant names the worker, its identity is the chat identity.
-// A worker created as a Parley agent keeps that agent's name and role;
-// any other worker of the grant's workspace is an agent under the
-// worker's name, a supervisor when the grant's role is "supervisor".
+// TaskRouter grant names the worker and the role (a supervisor only with
+// role "supervisor": the same grant gives the socket its supervisor
+// signals and monitoring), its identity is the chat identity. A worker
+// created as a Parley agent keeps that agent's name; any other worker of
+// the grant's workspace goes by the worker's name.
 func (s *Service) TokenAgent(ctx context.Context, p *rest.Principal) (Agent, error) {
 	if p == nil || p.Guest || p.WorkspaceSID == "" || p.WorkerSID == "" || p.Identity == "" || p.ChatServiceSID == "" {
 		return Agent{}, rest.Forbidden("The agent desktop needs an access token with a chat grant and a TaskRouter grant for a worker (workspace_sid and worker_sid)")
+	}
+	role := RoleAgent
+	if p.TaskRouterRole == RoleSupervisor {
+		role = RoleSupervisor
 	}
 	a, err := s.st().byWorker(ctx, p.AccountSID, p.WorkerSID)
 	if err == nil {
 		if a.WorkspaceSID != p.WorkspaceSID {
 			return Agent{}, rest.Forbidden("Worker %s is not in workspace %s", p.WorkerSID, p.WorkspaceSID)
 		}
-		a.Email = p.Identity
+		a.Email, a.Role = p.Identity, role
 		return a, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
@@ -334,10 +339,7 @@ func (s *Service) TokenAgent(ctx context.Context, p *rest.Principal) (Agent, err
 	if s.desk == nil {
 		return Agent{}, rest.NewError(http.StatusServiceUnavailable, 20503, "The agent desktop's services are not available on this node")
 	}
-	a = Agent{AccountSID: p.AccountSID, WorkspaceSID: p.WorkspaceSID, WorkerSID: p.WorkerSID, Email: p.Identity, Role: RoleAgent}
-	if p.TaskRouterRole == RoleSupervisor {
-		a.Role = RoleSupervisor
-	}
+	a = Agent{AccountSID: p.AccountSID, WorkspaceSID: p.WorkspaceSID, WorkerSID: p.WorkerSID, Email: p.Identity, Role: role}
 	w, err := s.desk.Worker(ctx, a)
 	if err != nil {
 		if e, ok := rest.AsError(err); ok && e.Status == http.StatusNotFound {

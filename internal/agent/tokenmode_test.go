@@ -79,22 +79,31 @@ func withToken(t *testing.T, srv *parleytest.Server, raw, method, path string, f
 
 // TestDeskWithBusinessToken: a business that signs its agents in itself
 // hands the desktop a token it minted with an API key. The desk's API
-// takes it in X-Twilio-Token: the worker comes from the TaskRouter grant
-// (a Parley agent's worker keeps that agent's name and role, any other
-// worker of the workspace is an agent by the worker's name), and what the token does not grant
-// is refused.
+// takes it in X-Twilio-Token: the worker and the role come from the
+// TaskRouter grant (a Parley agent's worker keeps that agent's name, any
+// other worker of the workspace goes by the worker's name), and what the
+// token does not grant is refused.
 func TestDeskWithBusinessToken(t *testing.T) {
 	srv := parleytest.Start(t)
 	setup := srv.App.FlexSetup
 	ada := createAgent(t, srv, "ada@example.com", "supervisor")
 
 	biz := newBusiness(t, srv)
-	code, me := withToken(t, srv, biz.token("ada@corp.example", ada["worker_sid"].(string), "", time.Time{}), "GET", "/agent/desk/me", nil)
-	if code != 200 || me["identity"] != "ada@corp.example" {
-		t.Fatalf("me with a business token: %d %v", code, me)
+	for role, want := range map[string]string{"supervisor": "supervisor", "": "agent"} {
+		code, me := withToken(t, srv, biz.token("ada@corp.example", ada["worker_sid"].(string), role, time.Time{}), "GET", "/agent/desk/me", nil)
+		if code != 200 || me["identity"] != "ada@corp.example" {
+			t.Fatalf("me with a business token: %d %v", code, me)
+		}
+		if a := me["agent"].(map[string]any); a["role"] != want || a["friendly_name"] != ada["friendly_name"] || a["sid"] != ada["sid"] {
+			t.Fatalf("the Parley agent behind the worker, with the grant's role %q: %v, want role %s", role, a, want)
+		}
 	}
-	if a := me["agent"].(map[string]any); a["role"] != "supervisor" || a["friendly_name"] != ada["friendly_name"] || a["sid"] != ada["sid"] {
-		t.Fatalf("the Parley agent behind the worker is not recognised: %v", a)
+	// Only a token with the supervisor role sees the supervisor view.
+	if code, _ := withToken(t, srv, biz.token("ada@corp.example", ada["worker_sid"].(string), "", time.Time{}), "GET", "/agent/supervisor/overview", nil); code != 403 {
+		t.Fatalf("the supervisor view for a token without the role: %d, want 403", code)
+	}
+	if code, _ := withToken(t, srv, biz.token("ada@corp.example", ada["worker_sid"].(string), "supervisor", time.Time{}), "GET", "/agent/supervisor/overview", nil); code != 200 {
+		t.Fatalf("the supervisor view for a token with the role: %d, want 200", code)
 	}
 
 	// A worker the business created itself through the TaskRouter API.
@@ -104,7 +113,7 @@ func TestDeskWithBusinessToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	bo := biz.token("bo@corp.example", *w.Sid, "", time.Time{})
-	code, me = withToken(t, srv, bo, "GET", "/agent/desk/me", nil)
+	code, me := withToken(t, srv, bo, "GET", "/agent/desk/me", nil)
 	if code != 200 || me["agent"].(map[string]any)["role"] != "agent" || me["agent"].(map[string]any)["friendly_name"] != "Bo" {
 		t.Fatalf("me for a plain worker: %d %v", code, me)
 	}
