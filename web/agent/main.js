@@ -296,31 +296,41 @@ async function onOfferClick(e) {
 
 // ---- chats ------------------------------------------------------------
 
-/** @param {Json} res */
-async function openChat(res) {
+/**
+ * Shows the chat of an accepted reservation: subscribes and loads its
+ * history. A second call while the first is loading (the accept's answer
+ * and a refresh on the reservation event race) waits for the same load.
+ * @param {Json} res
+ */
+function openChat(res) {
   const sid = String(res.attrs.channelSid || "");
-  if (!sid) return;
+  if (!sid) return Promise.resolve();
   let chat = state.chats.get(sid);
-  if (chat) { chat.res = res; return; }
-  chat = { sid, res, messages: [], unread: 0, typing: new Set(), closed: false };
+  if (chat) { chat.res = res; return chat.ready; }
+  chat = { sid, res, messages: [], unread: 0, typing: new Set(), closed: false, ready: Promise.resolve() };
   state.chats.set(sid, chat);
-  if (res.transfer) { // transferred away: the agent is no longer a member, only wrap-up is left
-    if (!state.selected) select(sid);
-    renderTabs();
-    return;
-  }
-  const client = /** @type {ParleyClient} */ (state.client);
-  try {
-    await client.subscribe(sid);
-    const history = await client.history(sid, { limit: 100 });
-    for (const m of history) addMessage(chat, m, false);
-  } catch (err) {
-    // A socket that dropped mid-way must not leave a chat that never
-    // fills: forget it, and the next refresh (on reconnect) opens it again.
-    state.chats.delete(sid);
-    throw err;
+  chat.ready = loadChat(chat);
+  return chat.ready;
+}
+
+/** @param {Json} chat */
+async function loadChat(chat) {
+  const sid = chat.sid;
+  if (!chat.res.transfer) { // transferred away: the agent is no longer a member, only wrap-up is left
+    const client = /** @type {ParleyClient} */ (state.client);
+    try {
+      await client.subscribe(sid);
+      const history = await client.history(sid, { limit: 100 });
+      for (const m of history) addMessage(chat, m, false);
+    } catch (err) {
+      // A socket that dropped mid-way must not leave a chat that never
+      // fills: forget it, and the next refresh (on reconnect) opens it again.
+      state.chats.delete(sid);
+      throw err;
+    }
   }
   if (!state.selected) select(sid);
+  else if (state.selected === sid) renderChat();
   renderTabs();
 }
 
