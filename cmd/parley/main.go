@@ -108,7 +108,8 @@ func printFlexSetup(w io.Writer, publicURL string, s flex.Setup) {
 		return
 	}
 	fmt.Fprintf(w, "Flex setup: chat service %s, workspace %s (workflow %s, chat task channel %s), Studio flow %s, Flex Flow %s\n"+
-		"Embed the chat widget in a website with:\n  %s\n",
+		"Embed the chat widget in a website with:\n  %s\n"+
+		"Agents answer at %s/agent; create one with:\n  echo 'a long password' | parley agents create -email ada@example.com -name \"Ada Lovelace\"\n",
 		s.ChatServiceSID, s.WorkspaceSID, s.WorkflowSID, s.TaskChannel, s.StudioFlowSID, s.FlexFlowSID,
-		flex.EmbedSnippet(publicURL, s.AccountSID, s.FlexFlowSID))
+		flex.EmbedSnippet(publicURL, s.AccountSID, s.FlexFlowSID), publicURL)
 }
