@@ -3,6 +3,7 @@ package flex
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -210,6 +211,24 @@ func TestWebChannelGuest(t *testing.T) {
 	}
 	if status, _ := e.request("OPTIONS", "/flex-api/v1/WebChannels", "", "", "https://shop.example"); status != 204 {
 		t.Fatalf("preflight: %d", status)
+	}
+	// A refused token's 401 carries the CORS header too: the widget must
+	// be able to read it (to renew its token) from the website's origin.
+	for _, auth := range []string{"", basic("token", "not-a-token")} {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/flex-api/v1/WebChannels", strings.NewReader(form(flow.SID, "g4")))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://shop.example")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 401 || res.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+			t.Fatalf("refused (auth %q): %d, Access-Control-Allow-Origin %q", auth, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
+		}
 	}
 }
 

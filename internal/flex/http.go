@@ -24,9 +24,9 @@ func (s *Service) Routes(rt *rest.Router) {
 	rt.Public("OPTIONS /flex-api/v1/WebChannels", preflight)
 	rt.Public("OPTIONS /flex-api/v1/WebChannels/{Sid}", preflight)
 	rt.Handle("GET /flex-api/v1/WebChannels", h.listWebChannels)
-	rt.Handle("POST /flex-api/v1/WebChannels", cors(h.createWebChannel))
-	rt.Handle("GET /flex-api/v1/WebChannels/{Sid}", cors(h.fetchWebChannel))
-	rt.Handle("POST /flex-api/v1/WebChannels/{Sid}", cors(h.updateWebChannel))
+	rt.Public("POST /flex-api/v1/WebChannels", cors(rt.Authenticated(h.createWebChannel)))
+	rt.Public("GET /flex-api/v1/WebChannels/{Sid}", cors(rt.Authenticated(h.fetchWebChannel)))
+	rt.Public("POST /flex-api/v1/WebChannels/{Sid}", cors(rt.Authenticated(h.updateWebChannel)))
 	rt.Handle("DELETE /flex-api/v1/WebChannels/{Sid}", h.deleteWebChannel)
 }
 
@@ -378,7 +378,9 @@ func (h *handlers) deleteWebChannel(w http.ResponseWriter, r *http.Request) erro
 	return rest.NoContent(w)
 }
 
-// cors lets a website's widget read the answer. Credentials are the guest
+// cors lets a website's widget read the answer, refusals included (it
+// wraps the authentication: a widget must see its token's 401 to renew
+// it). Credentials are the guest
 // token in a header, never cookies, so any origin may be echoed here; the
 // account's origin allow-list is enforced on the guest itself.
 func cors(h rest.HandlerFunc) rest.HandlerFunc {

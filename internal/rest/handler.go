@@ -54,7 +54,14 @@ type Router struct {
 
 // Handle mounts an authenticated route.
 func (rt *Router) Handle(pattern string, h HandlerFunc) {
-	rt.Mux.Handle(pattern, HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	rt.Mux.Handle(pattern, rt.Authenticated(h))
+}
+
+// Authenticated is h behind the router's authentication, for a route
+// that must wrap its refusals too (CORS headers on a 401, so that a
+// browser page can read it) and so mounts it with Public.
+func (rt *Router) Authenticated(h HandlerFunc) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := rt.Auth.Authenticate(r)
 		if err != nil {
 			return err
@@ -63,7 +70,7 @@ func (rt *Router) Handle(pattern string, h HandlerFunc) {
 			return Unauthorized("Authenticate: send HTTP Basic credentials (AccountSid:AuthToken, an API key, or token:<access token>)")
 		}
 		return h(w, r.WithContext(WithPrincipal(r.Context(), p)))
-	}))
+	}
 }
 
 // Public mounts a route that needs no credentials.
