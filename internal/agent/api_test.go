@@ -296,6 +296,9 @@ func TestDeskLifecycle(t *testing.T) {
 			if code := d.do("POST", "/agent/desk/reservations/"+res+"/dance", url.Values{}, nil); code != 404 {
 				t.Fatalf("unknown action: %d", code)
 			}
+			if code := d.do("POST", "/agent/desk/reservations/WR"+strings.Repeat("0", 32)+"/accept", url.Values{}, nil); code != 404 {
+				t.Fatalf("someone else's (or no) reservation: %d, want 404", code)
+			}
 			var acc struct {
 				ChannelSID string `json:"channel_sid"`
 			}

@@ -208,8 +208,18 @@ func (d agentDesk) describe(ctx context.Context, r taskrouter.Reservation) (agen
 		QueueName: queue, Attributes: t.Attributes, TaskCreated: t.Created}, nil
 }
 
-func (d agentDesk) UpdateReservation(ctx context.Context, a agent.Agent, sid, status string) (agent.Reservation, error) {
+// ownReservation is one of the agent's worker's reservations; another's
+// (or none) is a 404, not a server error.
+func (d agentDesk) ownReservation(ctx context.Context, a agent.Agent, sid string) (taskrouter.Reservation, error) {
 	r, err := d.tr.WorkerReservation(ctx, a.AccountSID, a.WorkspaceSID, a.WorkerSID, sid)
+	if errors.Is(err, taskrouter.ErrNotFound) {
+		return r, rest.NotFound("Reservation %s is not one of yours", sid)
+	}
+	return r, err
+}
+
+func (d agentDesk) UpdateReservation(ctx context.Context, a agent.Agent, sid, status string) (agent.Reservation, error) {
+	r, err := d.ownReservation(ctx, a, sid)
 	if err != nil {
 		return agent.Reservation{}, err
 	}

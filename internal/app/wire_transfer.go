@@ -33,11 +33,8 @@ const (
 type transferWorkflows struct{ mu sync.Mutex }
 
 func (d agentDesk) Reservation(ctx context.Context, a agent.Agent, sid string) (agent.Reservation, error) {
-	r, err := d.tr.WorkerReservation(ctx, a.AccountSID, a.WorkspaceSID, a.WorkerSID, sid)
+	r, err := d.ownReservation(ctx, a, sid)
 	if err != nil {
-		if errors.Is(err, taskrouter.ErrNotFound) {
-			return agent.Reservation{}, rest.NotFound("Reservation %s is not one of yours", sid)
-		}
 		return agent.Reservation{}, err
 	}
 	return d.describe(ctx, r)
