@@ -44,5 +44,5 @@ func (s *Service) HandOver(ctx context.Context, accountSID, channelSID, taskSID 
 // must not end the conversation.
 func (s *Service) Superseded(ctx context.Context, accountSID, channelSID, taskSID string) bool {
 	c, err := s.st.channel(ctx, accountSID, channelSID)
-	return err == nil && c.TaskSID != "" && c.TaskSID != "pending" && c.TaskSID != taskSID
+	return err == nil && c.ownedByOtherTask(taskSID)
 }

@@ -47,26 +47,42 @@ const (
 	TaskDeleted   = "deleted"
 )
 
+// taskChannel is the chat channel a task's attributes name ("" if none).
+func taskChannel(attributes string) string {
+	var a struct {
+		ChannelSID string `json:"channelSid"`
+	}
+	if json.Unmarshal([]byte(attributes), &a) != nil {
+		return ""
+	}
+	return a.ChannelSID
+}
+
+// ownedByOtherTask reports whether c's engagement belongs to a known task
+// other than taskSID (an older engagement's, or the chat was transferred):
+// that task's end must not end the conversation.
+func (c Channel) ownedByOtherTask(taskSID string) bool {
+	return c.TaskSID != "" && c.TaskSID != taskPending && c.TaskSID != taskSID
+}
+
 // TaskEnded is TaskRouter's callback when a task is completed, canceled,
 // times out or is deleted. Completing the chat's task (what the agent
 // desktop does) always closes the chat; the other ends close it only on
 // flows with JanitorEnabled. Tasks of other conversations, and an old
 // engagement's task on a re-engaged long-lived channel, change nothing.
 func (s *Service) TaskEnded(ctx context.Context, accountSID, workspaceSID, taskSID, status, attributes string) {
-	var a struct {
-		ChannelSID string `json:"channelSid"`
-	}
-	if json.Unmarshal([]byte(attributes), &a) != nil || a.ChannelSID == "" {
+	ch := taskChannel(attributes)
+	if ch == "" {
 		return
 	}
-	c, err := s.st.channel(ctx, accountSID, a.ChannelSID)
+	c, err := s.st.channel(ctx, accountSID, ch)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			s.logger.WarnContext(ctx, "janitor: read channel", slog.String("channel_sid", a.ChannelSID), slog.Any("error", err))
+			s.logger.WarnContext(ctx, "janitor: read channel", slog.String("channel_sid", ch), slog.Any("error", err))
 		}
 		return
 	}
-	if c.Status != StatusActive || (c.TaskSID != "" && c.TaskSID != "pending" && c.TaskSID != taskSID) {
+	if c.Status != StatusActive || c.ownedByOtherTask(taskSID) {
 		return
 	}
 	if status != TaskCompleted {
@@ -104,13 +120,11 @@ func (s *Service) HandleReservation(ctx context.Context, data []byte) {
 	if json.Unmarshal(data, &ev) != nil || ev.Type != "reservation.created" || s.deps.Tasks == nil {
 		return
 	}
-	var a struct {
-		ChannelSID string `json:"channelSid"`
-	}
-	if json.Unmarshal([]byte(ev.Data.Task.Attributes), &a) != nil || a.ChannelSID == "" {
+	ch := taskChannel(ev.Data.Task.Attributes)
+	if ch == "" {
 		return
 	}
-	c, err := s.st.channel(ctx, ev.AccountSID, a.ChannelSID)
+	c, err := s.st.channel(ctx, ev.AccountSID, ch)
 	if err != nil || c.Status != StatusInactive {
 		return
 	}

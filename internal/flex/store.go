@@ -195,15 +195,18 @@ func (s *flexStore) reactivate(ctx context.Context, sid string, now int64) (bool
 		"last_activity = ?, date_updated = ? WHERE sid = ? AND status = 'inactive'", now, now, sid)
 }
 
+// taskPending is a channel's task_sid while its task is being created.
+const taskPending = "pending"
+
 // claimTask reserves the right to create the engagement's task.
 func (s *flexStore) claimTask(ctx context.Context, sid string) (bool, error) {
-	return s.claim(ctx, "UPDATE flex_channels SET task_sid = 'pending' WHERE sid = ? AND status = 'active' AND task_sid IS NULL", sid)
+	return s.claim(ctx, "UPDATE flex_channels SET task_sid = ? WHERE sid = ? AND status = 'active' AND task_sid IS NULL", taskPending, sid)
 }
 
 // setTask records the created task (taskSID "" releases a failed claim).
 func (s *flexStore) setTask(ctx context.Context, sid, taskSID string) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE flex_channels SET task_sid = ?, date_updated = ? WHERE sid = ? AND task_sid = 'pending'",
-		nullable(taskSID), store.Now(), sid)
+	_, err := s.db.ExecContext(ctx, "UPDATE flex_channels SET task_sid = ?, date_updated = ? WHERE sid = ? AND task_sid = ?",
+		nullable(taskSID), store.Now(), sid, taskPending)
 	return err
 }
 
