@@ -71,9 +71,9 @@ type Desk interface {
 	// UpdateReservation moves the worker's reservation to status
 	// (accepted, rejected, wrapping, completed).
 	UpdateReservation(ctx context.Context, a Agent, reservationSID, status string) (Reservation, error)
-	// JoinChat makes the agent a member of the task's chat channel and
-	// returns the channel's SID.
-	JoinChat(ctx context.Context, a Agent, taskSID string) (string, error)
+	// JoinChat makes the agent a member of the chat channel of r's task
+	// (named by its attributes) and returns the channel's SID.
+	JoinChat(ctx context.Context, a Agent, r Reservation) (string, error)
 
 	// Reservation is one of the worker's own reservations.
 	Reservation(ctx context.Context, a Agent, reservationSID string) (Reservation, error)
@@ -90,8 +90,8 @@ type Desk interface {
 	HandOver(ctx context.Context, a Agent, channelSID, taskSID string) error
 	// CancelTask cancels a task the desk created.
 	CancelTask(ctx context.Context, a Agent, taskSID, reason string) error
-	// LeaveChat removes the agent from the task's chat channel.
-	LeaveChat(ctx context.Context, a Agent, taskSID string) error
+	// LeaveChat removes the agent from the chat channel of r's task.
+	LeaveChat(ctx context.Context, a Agent, r Reservation) error
 }
 
 // Accept accepts the reservation and joins its chat: what an agent's
@@ -101,7 +101,7 @@ func (s *Service) Accept(ctx context.Context, a Agent, reservationSID string) (R
 	if err != nil {
 		return r, "", err
 	}
-	ch, err := s.desk.JoinChat(ctx, a, r.TaskSID)
+	ch, err := s.desk.JoinChat(ctx, a, r)
 	if err != nil {
 		return r, "", fmt.Errorf("agent: join the chat of task %s: %w", r.TaskSID, err)
 	}

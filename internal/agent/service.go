@@ -275,7 +275,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	a, err := s.st().byEmail(ctx, email)
 	ok := err == nil && verifyPassword(a.passwordHash, password)
 	if err != nil {
-		verifyPassword(dummyHash, password) // same work whether the email exists or not
+		verifyPassword(dummyHash(), password) // same work whether the email exists or not
 	}
 	if !ok {
 		s.throttle.fail(email, clientIP)

@@ -11,9 +11,7 @@ type agentStore struct{ db *store.DB }
 
 const agentCols = "seq, sid, account_sid, workspace_sid, worker_sid, email, friendly_name, role, password_hash, date_created, date_updated"
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanAgent(r scanner) (Agent, error) {
+func scanAgent(r store.Scanner) (Agent, error) {
 	var a Agent
 	err := r.Scan(&a.seq, &a.SID, &a.AccountSID, &a.WorkspaceSID, &a.WorkerSID, &a.Email, &a.FriendlyName, &a.Role,
 		&a.passwordHash, &a.Created, &a.Updated)
@@ -45,20 +43,7 @@ func (s *agentStore) byWorker(ctx context.Context, accountSID, workerSID string)
 
 func (s *agentStore) list(ctx context.Context, accountSID string, page rest.Page) ([]Agent, error) {
 	cond, tail := store.Keyset("seq", page.After, page.Before, page.Fetch())
-	rows, err := s.db.QueryContext(ctx, "SELECT "+agentCols+" FROM agents WHERE account_sid = ?"+cond+tail, accountSID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Agent
-	for rows.Next() {
-		a, err := scanAgent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return store.QueryAll(ctx, s.db, "SELECT "+agentCols+" FROM agents WHERE account_sid = ?"+cond+tail, scanAgent, accountSID)
 }
 
 func (s *agentStore) delete(ctx context.Context, sid string) error {

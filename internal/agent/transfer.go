@@ -130,7 +130,7 @@ func (s *Service) Transfer(ctx context.Context, a Agent, reservationSID, targetS
 	} else {
 		r = nr
 	}
-	if err := s.desk.LeaveChat(ctx, a, r.TaskSID); err != nil {
+	if err := s.desk.LeaveChat(ctx, a, r); err != nil {
 		s.logger.WarnContext(ctx, "transferring agent still in the chat", slog.String("channel_sid", ch), slog.Any("error", err))
 	}
 	r.Transfer = &t

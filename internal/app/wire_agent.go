@@ -198,14 +198,8 @@ func (d agentDesk) describe(ctx context.Context, r taskrouter.Reservation) (agen
 	if err != nil {
 		return agent.Reservation{}, err
 	}
-	queue := t.QueueName
-	if queue == "" && t.QueueSID != "" {
-		if q, err := d.tr.TaskQueue(ctx, r.AccountSID, r.WorkspaceSID, t.QueueSID); err == nil {
-			queue = q.FriendlyName
-		}
-	}
 	return agent.Reservation{SID: r.SID, TaskSID: r.TaskSID, Status: r.Status, TimeoutAt: r.TimeoutAt, TaskStatus: t.Status,
-		QueueName: queue, Attributes: t.Attributes, TaskCreated: t.Created}, nil
+		QueueName: t.QueueName, Attributes: t.Attributes, TaskCreated: t.Created}, nil
 }
 
 // ownReservation is one of the agent's worker's reservations; another's
@@ -231,18 +225,15 @@ func (d agentDesk) UpdateReservation(ctx context.Context, a agent.Agent, sid, st
 	return d.describe(ctx, r)
 }
 
-// taskChat is the chat channel (and its service) of a chat task.
-func (d agentDesk) taskChat(ctx context.Context, a agent.Agent, taskSID string) (service, channel string, err error) {
-	t, err := d.tr.Task(ctx, a.AccountSID, a.WorkspaceSID, taskSID)
-	if err != nil {
-		return "", "", err
-	}
+// taskChat is the chat channel (and its service) of a reservation's
+// task, from the task attributes the reservation already carries.
+func (d agentDesk) taskChat(ctx context.Context, a agent.Agent, r agent.Reservation) (service, channel string, err error) {
 	var attrs struct {
 		ChannelSID     string `json:"channelSid"`
 		ChatServiceSID string `json:"chatServiceSid"`
 	}
-	if err := json.Unmarshal([]byte(t.Attributes), &attrs); err != nil || !rest.IsSID("CH", attrs.ChannelSID) {
-		return "", "", rest.BadRequest("Task %s is not a chat task (its attributes have no channelSid)", taskSID)
+	if err := json.Unmarshal([]byte(r.Attributes), &attrs); err != nil || !rest.IsSID("CH", attrs.ChannelSID) {
+		return "", "", rest.BadRequest("Task %s is not a chat task (its attributes have no channelSid)", r.TaskSID)
 	}
 	if attrs.ChatServiceSID == "" {
 		if attrs.ChatServiceSID, err = d.chat.DefaultChatService(ctx, a.AccountSID); err != nil {
@@ -254,8 +245,8 @@ func (d agentDesk) taskChat(ctx context.Context, a agent.Agent, taskSID string) 
 
 // JoinChat adds the agent to the task's chat with its name in the
 // member's attributes (friendly_name), which the widget shows.
-func (d agentDesk) JoinChat(ctx context.Context, a agent.Agent, taskSID string) (string, error) {
-	svc, ch, err := d.taskChat(ctx, a, taskSID)
+func (d agentDesk) JoinChat(ctx context.Context, a agent.Agent, r agent.Reservation) (string, error) {
+	svc, ch, err := d.taskChat(ctx, a, r)
 	if err != nil {
 		return "", err
 	}
@@ -272,9 +263,9 @@ func (d agentDesk) JoinChat(ctx context.Context, a agent.Agent, taskSID string) 
 	return ch, nil
 }
 
-// LeaveChat removes the agent from the task's chat.
-func (d agentDesk) LeaveChat(ctx context.Context, a agent.Agent, taskSID string) error {
-	svc, ch, err := d.taskChat(ctx, a, taskSID)
+// LeaveChat removes the agent from the chat of r's task.
+func (d agentDesk) LeaveChat(ctx context.Context, a agent.Agent, r agent.Reservation) error {
+	svc, ch, err := d.taskChat(ctx, a, r)
 	if err != nil {
 		return err
 	}
