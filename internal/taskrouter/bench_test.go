@@ -165,7 +165,7 @@ func bulkTasks(b *testing.B, s *Service, acct, ws, wf, lang string, n int) {
 		if _, err := s.db.ExecContext(ctx, `INSERT INTO tr_tasks (sid, account_sid, workspace_sid, workflow_sid, task_queue_sid,
 			task_channel_sid, attributes, priority, timeout, assignment_status, filter_idx, target_idx, step_priority,
 			step_deadline, queue_entered, expires_at, virtual_start_time, revision, date_created, date_updated) VALUES `+
-			row+repeat(", "+row, len(args)/20-1), args...); err != nil {
+			row+strings.Repeat(", "+row, len(args)/20-1), args...); err != nil {
 			b.Fatal(err)
 		}
 	}

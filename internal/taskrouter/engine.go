@@ -1,6 +1,7 @@
 package taskrouter
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -324,20 +325,10 @@ func (s *Service) refreshWorker(ctx context.Context, snap *snapshot, sid string)
 	// Keep longest-idle-first order.
 	i := slices.Index(snap.workers, v)
 	snap.workers = slices.Delete(snap.workers, i, i+1)
-	j, _ := slices.BinarySearchFunc(snap.workers, v.IdleSince, func(x *workerView, t int64) int { return cmpInt(x.IdleSince, t) })
+	j, _ := slices.BinarySearchFunc(snap.workers, v.IdleSince, func(x *workerView, t int64) int { return cmp.Compare(x.IdleSince, t) })
 	snap.workers = slices.Insert(snap.workers, j, v)
 	snap.countRoom()
 	return nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // hasRoom reports whether w may take one more task on channel.
@@ -434,7 +425,7 @@ func (s *Service) assignTasks(ctx context.Context, snap *snapshot, sids map[stri
 		batch := ids[:min(len(ids), 500)]
 		ids = ids[len(batch):]
 		tasks, err := store.QueryAll(ctx, s.db, "SELECT "+taskBaseCols+" FROM tr_tasks t WHERE t.assignment_status = ? AND t.sid IN (?"+
-			repeat(", ?", len(batch)-1)+")", scanTaskBase, append([]any{StatusPending}, batch...)...)
+			strings.Repeat(", ?", len(batch)-1)+")", scanTaskBase, append([]any{StatusPending}, batch...)...)
 		if err != nil {
 			return err
 		}
@@ -455,7 +446,7 @@ func (s *Service) pass(ctx context.Context, snap *snapshot) error {
 		return nil
 	}
 	tasks, err := store.QueryAll(ctx, s.db, "SELECT "+taskBaseCols+` FROM tr_tasks t WHERE t.workspace_sid = ? AND t.assignment_status = ?
-		AND t.task_queue_sid IN (?`+repeat(", ?", len(queues)-1)+`)
+		AND t.task_queue_sid IN (?`+strings.Repeat(", ?", len(queues)-1)+`)
 		ORDER BY t.step_priority DESC, t.virtual_start_time ASC, t.seq ASC LIMIT `+strconv.Itoa(maxPassTasks),
 		scanTaskBase, append([]any{snap.ws.SID, StatusPending}, queues...)...)
 	if err != nil || len(tasks) == 0 {
@@ -551,7 +542,7 @@ func (s *Service) excludedFor(ctx context.Context, tasks []Task) (map[string]map
 			args = append(args, t.SID)
 		}
 		rows, err := store.QueryAll(ctx, s.db, "SELECT task_sid || ' ' || worker_sid FROM tr_reservations WHERE status = ? AND task_sid IN (?"+
-			repeat(", ?", len(batch)-1)+")", scanString, args...)
+			strings.Repeat(", ?", len(batch)-1)+")", scanString, args...)
 		if err != nil {
 			return nil, err
 		}

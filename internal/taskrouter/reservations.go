@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
@@ -45,7 +46,7 @@ func liveReservation(ctx context.Context, q store.Querier, taskSID string) (Rese
 func (s *Service) moveReservation(ctx context.Context, q store.Querier, fx *effects, t Task, r Reservation, to, workerActivitySID string) (Reservation, error) {
 	from := reservationMoves[to]
 	now := store.Now()
-	n, err := exec(ctx, q, "UPDATE tr_reservations SET status = ?, date_updated = ? WHERE sid = ? AND status IN (?"+repeat(", ?", len(from)-1)+")",
+	n, err := exec(ctx, q, "UPDATE tr_reservations SET status = ?, date_updated = ? WHERE sid = ? AND status IN (?"+strings.Repeat(", ?", len(from)-1)+")",
 		append([]any{to, now, r.SID}, toAny(from)...)...)
 	if err != nil {
 		return r, err

@@ -359,7 +359,7 @@ func insertEvents(ctx context.Context, q store.Querier, events []Event) error {
 	}
 	_, err := q.ExecContext(ctx, `INSERT INTO tr_events (sid, account_sid, workspace_sid, event_type, resource_type,
 		resource_sid, description, event_data, task_sid, worker_sid, reservation_sid, task_queue_sid, workflow_sid,
-		task_channel, wait_ms, event_date) VALUES `+row+repeat(", "+row, len(events)-1), args...)
+		task_channel, wait_ms, event_date) VALUES `+row+strings.Repeat(", "+row, len(events)-1), args...)
 	if err != nil {
 		return fmt.Errorf("taskrouter: record events: %w", err)
 	}

@@ -225,7 +225,7 @@ func (s *Service) RecordQueueSamples(ctx context.Context, now time.Time, every, 
 			args = append(args, r.account, r.ws, r.queue, bucket, r.waiting, wait)
 		}
 		_, err := s.db.ExecContext(ctx, "INSERT INTO tr_queue_samples (account_sid, workspace_sid, task_queue_sid, bucket, "+
-			"waiting, longest_wait) VALUES "+one+repeat(", "+one, n-1)+" ON CONFLICT (task_queue_sid, bucket) DO NOTHING", args...)
+			"waiting, longest_wait) VALUES "+one+strings.Repeat(", "+one, n-1)+" ON CONFLICT (task_queue_sid, bucket) DO NOTHING", args...)
 		if err != nil {
 			return fmt.Errorf("taskrouter: record queue samples: %w", err)
 		}

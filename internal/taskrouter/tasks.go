@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/parleychat/parley/internal/rest"
 	"github.com/parleychat/parley/internal/store"
@@ -214,7 +215,7 @@ func (s *Service) Tasks(ctx context.Context, accountSID, wsSID string, tf TaskFi
 		f.add("t.priority = ?", *tf.Priority)
 	}
 	if len(tf.Statuses) > 0 {
-		cond := "t.assignment_status IN (?" + repeat(", ?", len(tf.Statuses)-1) + ")"
+		cond := "t.assignment_status IN (?" + strings.Repeat(", ?", len(tf.Statuses)-1) + ")"
 		args := make([]any, len(tf.Statuses))
 		for i, st := range tf.Statuses {
 			args[i] = st
@@ -241,14 +242,6 @@ func (s *Service) Tasks(ctx context.Context, accountSID, wsSID string, tf TaskFi
 		}
 	}
 	return out, nil
-}
-
-func repeat(s string, n int) string {
-	out := ""
-	for range n {
-		out += s
-	}
-	return out
 }
 
 // TaskUpdate changes a task (nil/empty: unchanged).

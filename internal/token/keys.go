@@ -29,6 +29,18 @@ func (k key) usable(now time.Time) bool {
 	return k.retiredUntil.IsZero() || now.Before(k.retiredUntil)
 }
 
+// keyRefusal says why key k (named iss) may not sign a token for account
+// sub now, or nil: the one check of both a full verify and a cache hit.
+func keyRefusal(k key, iss, sub string, now time.Time) error {
+	if k.missing || !k.usable(now) {
+		return refuse(CodeIssuerSubject, "Invalid Access Token issuer: signing key %s does not exist or was revoked", iss)
+	}
+	if k.account != sub {
+		return refuse(CodeIssuerSubject, "Invalid Access Token issuer/subject: key %s does not belong to account %s", iss, sub)
+	}
+	return nil
+}
+
 // keyCache keeps signing keys in memory so that verifying costs no query.
 //
 // Invariant: an evicted key is never put back by a lookup that began

@@ -253,11 +253,8 @@ func (s *Service) Verify(ctx context.Context, raw string) (*rest.Principal, erro
 		if k, err = s.lookup(ctx, c.Issuer); err != nil {
 			return nil, err
 		}
-		if k.missing || !k.usable(s.now()) {
-			return nil, refuse(CodeIssuerSubject, "Invalid Access Token issuer: signing key %s does not exist or was revoked", c.Issuer)
-		}
-		if k.account != c.Subject {
-			return nil, refuse(CodeIssuerSubject, "Invalid Access Token issuer/subject: key %s does not belong to account %s", c.Issuer, c.Subject)
+		if err := keyRefusal(k, c.Issuer, c.Subject, s.now()); err != nil {
+			return nil, err
 		}
 		return k.secretBytes(), nil
 	})

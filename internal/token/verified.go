@@ -72,7 +72,7 @@ func (s *Service) fromCache(ctx context.Context, raw string) (*rest.Principal, b
 		return nil, false
 	}
 	k, err := s.lookup(ctx, e.p.CredentialSID)
-	if err != nil || k.missing || !k.usable(now) || k.account != e.p.AccountSID {
+	if err != nil || keyRefusal(k, e.p.CredentialSID, e.p.AccountSID, now) != nil {
 		return nil, false
 	}
 	p := e.p
