@@ -110,7 +110,10 @@ async function startDesk(tok) {
   client.on("messageAdded", onMessage);
   client.on("typingStarted", (/** @type {string} */ who, /** @type {string} */ sid) => setTyping(sid, who, true));
   client.on("typingEnded", (/** @type {string} */ who, /** @type {string} */ sid) => setTyping(sid, who, false));
-  client.on("memberUpdated", (/** @type {Json} */ _m, /** @type {string} */ sid) => sid === state.selected && renderChat());
+  client.on("memberUpdated", (/** @type {Json} */ _m, /** @type {string} */ sid) => {
+    const chat = sid === state.selected && state.chats.get(sid);
+    if (chat) renderLog(chat); // a read receipt
+  });
   client.on("channelUpdated", (/** @type {Json} */ _c, /** @type {string} */ sid) => sid === state.selected && renderChat());
   await client.connect();
   await refreshReservations();
@@ -362,7 +365,7 @@ function onMessage(m, sid) {
   if (!chat) return;
   addMessage(chat, m, true);
   chat.typing.delete(m.from);
-  if (sid === state.selected) { renderChat(); markRead(chat); }
+  if (sid === state.selected) { renderLog(chat); markRead(chat); }
   renderTabs();
 }
 
@@ -431,17 +434,8 @@ function renderChat() {
   const wrapping = chat.res.reservation_status === "wrapping";
   const transfer = chat.res.transfer;
   const closed = wrapping || !!transfer;
-  const visitorRead = readHorizon(chat.sid);
   const log = h("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
-  const mine = chat.messages.filter((/** @type {Json} */ m) => state.me && m.from === state.me.identity);
-  const lastMine = mine.length ? mine[mine.length - 1].index : -1;
-  for (const m of chat.messages) {
-    const own = state.me && m.from === state.me.identity;
-    log.append(h("div", { className: "msg" + (own ? " mine" : ""), "data-index": m.index },
-      h("span", { className: "meta" }, own ? "You" : visitorName(chat.res.attrs)),
-      h("span", { className: "body" }, String(m.body || "")),
-      own && m.index === lastMine && visitorRead >= m.index ? h("span", { className: "meta read" }, "Read") : null));
-  }
+  fillLog(chat, log);
   const input = h("textarea", { rows: 2, "aria-label": "Reply", disabled: closed, value: text });
   input.addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendDraft(chat, /** @type {HTMLTextAreaElement} */ (input)); }
@@ -467,6 +461,31 @@ function renderChat() {
   renderTyping(chat);
   log.scrollTop = log.scrollHeight;
   if (hadFocus) input.focus();
+}
+
+/** The open chat's messages and read receipt, redrawn alone: a new
+ * message or receipt leaves the draft (its caret, an IME composition)
+ * and the buttons untouched. @param {Json} chat */
+function renderLog(chat) {
+  const log = /** @type {HTMLElement|null} */ ($("chat").querySelector(".log"));
+  if (!log) return renderChat();
+  fillLog(chat, log);
+  log.scrollTop = log.scrollHeight;
+}
+
+/** @param {Json} chat @param {HTMLElement} log */
+function fillLog(chat, log) {
+  clear(log);
+  const visitorRead = readHorizon(chat.sid);
+  const mine = chat.messages.filter((/** @type {Json} */ m) => state.me && m.from === state.me.identity);
+  const lastMine = mine.length ? mine[mine.length - 1].index : -1;
+  for (const m of chat.messages) {
+    const own = state.me && m.from === state.me.identity;
+    log.append(h("div", { className: "msg" + (own ? " mine" : ""), "data-index": m.index },
+      h("span", { className: "meta" }, own ? "You" : visitorName(chat.res.attrs)),
+      h("span", { className: "body" }, String(m.body || "")),
+      own && m.index === lastMine && visitorRead >= m.index ? h("span", { className: "meta read" }, "Read") : null));
+  }
 }
 
 /** The visitor's read horizon in the channel. @param {string} sid */
@@ -495,7 +514,7 @@ async function sendDraft(chat, input) {
   try {
     const r = await state.client.send(chat.sid, body);
     addMessage(chat, r.message, false);
-    if (chat.sid === state.selected) renderChat();
+    if (chat.sid === state.selected) renderLog(chat);
   } catch (err) {
     input.value = body;
     alertBox(String(/** @type {any} */ (err).message));

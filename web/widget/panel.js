@@ -98,6 +98,7 @@ class Panel {
     this.visible = false;
     this.view = "loading";
     this.ended = false;
+    this.replaying = false; // open() is loading the history
     this.typingTimer = 0;
     this.build();
     this.session = new Session({ serverUrl: o.serverUrl, accountSid: o.accountSid, flexFlowSid: o.flexFlowSid,
@@ -234,9 +235,16 @@ class Panel {
     this.wire(client);
     const known = client.channels.get(sid);
     if (!known) client.channels.set(sid, { sid, channel: null, members: [], lastIndex: -1, subscribed: true });
-    if (client.state === "idle") await client.connect();
-    else if (client.state !== "connected") await client.ready();
-    else await client.subscribe(sid);
+    // The history arrives message by message: receipts, the unread count
+    // and the read horizon are brought up to date once, after it.
+    this.replaying = true;
+    try {
+      if (client.state === "idle") await client.connect();
+      else if (client.state !== "connected") await client.ready();
+      else await client.subscribe(sid);
+    } finally {
+      this.replaying = false;
+    }
     const st = client.channels.get(sid);
     if (!st || !st.subscribed) throw new Error("the conversation is no longer available");
     this.members = st.members || [];
@@ -383,11 +391,10 @@ class Panel {
     this.scroll();
     if (!own) {
       this.showTyping("");
-      this.updateUnread();
-      this.markRead();
+      if (!this.replaying) { this.updateUnread(); this.markRead(); }
       this.w.emit("messageReceived", { body: m.body, from: m.from, index: m.index, dateCreated: m.date_created });
     }
-    this.updateReceipts();
+    if (own && !this.replaying) this.updateReceipts(); // only an own message has a receipt to show
   }
 
   /** @param {HTMLElement} el @param {any} m */
