@@ -119,9 +119,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	}
 	a.TaskRouter = taskrouter.New(db, a.Bus, a.Webhooks, logger, taskrouter.Options{BaseURL: cfg.PublicURL})
 	a.TaskRouter.Start()
-	a.Studio = newStudio(db, cfg, a.Chat, a.TaskRouter, logger, a.supersededTask)
+	a.Studio = newStudio(db, cfg, a.Chat, a.TaskRouter, logger)
 	a.Studio.Start()
 	a.Flex = a.newFlex(cfg.FlexIdleTimeout)
+	a.TaskRouter.OnTaskEnded(a.endHandedOff) // before the janitor: Flex's record of the chat's task decides
 	a.TaskRouter.OnTaskEnded(a.Flex.TaskEnded)
 	if err := a.startFlex(ctx); err != nil {
 		a.Close()

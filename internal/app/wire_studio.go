@@ -18,12 +18,8 @@ import (
 // newStudio builds Studio and plugs it into chat both ways (chat's studio
 // webhooks deliver visitors' messages to it, and its flows post through
 // chat) and into TaskRouter (send-to-flex). Its flows may not send
-// credentials to Parley's own URLs. superseded reports a task whose chat
-// was transferred to another task: its end leaves the execution that
-// handed the chat to Flex alone (else the visitor's next message would
-// start a new one, and a second task for a chat an agent has).
-func newStudio(db *store.DB, cfg config.Config, chatSvc *chat.Service, tr *taskrouter.Service, logger *slog.Logger,
-	superseded func(ctx context.Context, accountSID, channelSID, taskSID string) bool) *studio.Service {
+// credentials to Parley's own URLs.
+func newStudio(db *store.DB, cfg config.Config, chatSvc *chat.Service, tr *taskrouter.Service, logger *slog.Logger) *studio.Service {
 	s := studio.New(db, logger, studio.Options{SelfOrigins: []string{cfg.PublicURL, "http://" + cfg.Addr}})
 	if chatSvc != nil {
 		s.SetChat(chatSvc)
@@ -31,28 +27,28 @@ func newStudio(db *store.DB, cfg config.Config, chatSvc *chat.Service, tr *taskr
 	}
 	if tr != nil {
 		s.SetTasks(studioTasks{tr})
-		tr.OnTaskEnded(func(ctx context.Context, accountSID, _, taskSID, _, attributes string) {
-			endHandedOff(ctx, s, logger, accountSID, taskSID, attributes, superseded)
-		})
 	}
 	return s
 }
 
-// endHandedOff ends the execution that handed the task's chat channel to
-// Flex (send-to-flex puts the channel's SID in the task's channelSid).
-func endHandedOff(ctx context.Context, s *studio.Service, logger *slog.Logger, accountSID, taskSID, attributes string,
-	superseded func(ctx context.Context, accountSID, channelSID, taskSID string) bool) {
-	var a struct {
+// endHandedOff is TaskRouter's task-end callback for Studio: it ends the
+// execution that handed the task's chat channel to Flex (send-to-flex
+// puts the channel's SID in the task's channelSid) unless Flex says the
+// chat now belongs to another task (it was transferred): then the
+// execution stays, or the visitor's next message would start a new one,
+// and a second task for a chat an agent has.
+func (a *App) endHandedOff(ctx context.Context, accountSID, _, taskSID, _, attributes string) {
+	var attrs struct {
 		ChannelSID string `json:"channelSid"`
 	}
-	if json.Unmarshal([]byte(attributes), &a) != nil || !rest.IsSID("CH", a.ChannelSID) {
+	if json.Unmarshal([]byte(attributes), &attrs) != nil || !rest.IsSID("CH", attrs.ChannelSID) {
 		return
 	}
-	if superseded != nil && superseded(ctx, accountSID, a.ChannelSID, taskSID) {
+	if a.Flex.Superseded(ctx, accountSID, attrs.ChannelSID, taskSID) {
 		return
 	}
-	if err := s.EndHandedOff(ctx, accountSID, a.ChannelSID); err != nil {
-		logger.Warn("studio: end handed-off execution", slog.String("task_sid", taskSID), slog.Any("error", err))
+	if err := a.Studio.EndHandedOff(ctx, accountSID, attrs.ChannelSID); err != nil {
+		a.logger.Warn("studio: end handed-off execution", slog.String("task_sid", taskSID), slog.Any("error", err))
 	}
 }
 

@@ -168,9 +168,3 @@ func (d agentDesk) HandOver(ctx context.Context, a agent.Agent, channelSID, task
 func (d agentDesk) CancelTask(ctx context.Context, a agent.Agent, taskSID, reason string) error {
 	return d.tr.UpdateTaskStatus(ctx, a.AccountSID, a.WorkspaceSID, taskSID, taskrouter.StatusCanceled, reason)
 }
-
-// supersededTask reports whether the chat of taskSID now belongs to
-// another task (Flex's record after a transfer).
-func (a *App) supersededTask(ctx context.Context, accountSID, channelSID, taskSID string) bool {
-	return a.Flex != nil && a.Flex.Superseded(ctx, accountSID, channelSID, taskSID)
-}
