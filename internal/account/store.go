@@ -34,7 +34,7 @@ type accountStore struct{ db *store.DB }
 
 const accountCols = "sid, friendly_name, auth_token, status, is_main, date_created, date_updated"
 
-func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
+func scanAccount(row store.Scanner) (Account, error) {
 	var a Account
 	err := row.Scan(&a.SID, &a.FriendlyName, &a.AuthToken, &a.Status, &a.Main, &a.Created, &a.Updated)
 	return a, store.NoRows(err)
@@ -64,7 +64,7 @@ func (s *accountStore) setAuthToken(ctx context.Context, q store.Querier, sid, t
 
 const keyCols = "seq, sid, account_sid, friendly_name, secret, date_created, date_updated"
 
-func scanKey(row interface{ Scan(...any) error }) (Key, error) {
+func scanKey(row store.Scanner) (Key, error) {
 	var k Key
 	err := row.Scan(&k.Seq, &k.SID, &k.AccountSID, &k.FriendlyName, &k.Secret, &k.Created, &k.Updated)
 	return k, store.NoRows(err)
@@ -90,16 +90,7 @@ func (s *accountStore) keys(ctx context.Context, accountSID string, after, befor
 	if err != nil {
 		return nil, fmt.Errorf("account: list keys: %w", err)
 	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, scanKey)
 }
 
 func (s *accountStore) renameKey(ctx context.Context, accountSID, sid, name string, now int64) error {

@@ -159,6 +159,12 @@ func set(f reflect.Value, s string) error {
 	return nil
 }
 
+// httpURL parses s as an absolute http(s) URL with a host.
+func httpURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	return u, err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 // Validate reports every problem at once and fills derived defaults.
 func (c *Config) Validate() error {
 	var errs []error
@@ -172,10 +178,10 @@ func (c *Config) Validate() error {
 		c.PublicURL = "http://" + c.Addr
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if _, ok := httpURL(c.PublicURL); !ok {
 		bad("PARLEY_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
 	}
-	if u, err := url.Parse(c.AgentTokenURL); c.AgentTokenURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+	if _, ok := httpURL(c.AgentTokenURL); c.AgentTokenURL != "" && !ok {
 		bad("PARLEY_AGENT_TOKEN_URL", "%q is not an http(s) URL", c.AgentTokenURL)
 	}
 	if c.DataDir == "" {
@@ -220,7 +226,7 @@ func (c *Config) Validate() error {
 		bad("PARLEY_GUEST_TOKEN_BURST", "must be at least 1")
 	}
 	for _, o := range SplitList(c.AllowedOrigins) {
-		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+		if u, ok := httpURL(o); !ok || strings.Trim(u.Path, "/") != "" {
 			bad("PARLEY_ALLOWED_ORIGINS", "%q is not an origin such as https://www.example.com", o)
 		}
 	}
@@ -266,15 +272,17 @@ func (c *Config) validateRealtime(bad func(env, format string, args ...any)) {
 	if c.RealtimeOutbox < 8 {
 		bad("PARLEY_REALTIME_OUTBOX", "must be at least 8")
 	}
-	for env, n := range map[string]int64{"PARLEY_REALTIME_IDENTITY_RATE": c.RealtimeIdentityRate, "PARLEY_REALTIME_CHANNEL_RATE": c.RealtimeChannelRate} {
-		if n < 0 {
-			bad(env, "must not be negative")
-		}
+	if c.RealtimeIdentityRate < 0 {
+		bad("PARLEY_REALTIME_IDENTITY_RATE", "must not be negative")
 	}
-	for env, n := range map[string]int64{"PARLEY_REALTIME_IDENTITY_BURST": c.RealtimeIdentityBurst, "PARLEY_REALTIME_CHANNEL_BURST": c.RealtimeChannelBurst} {
-		if n < 1 {
-			bad(env, "must be at least 1")
-		}
+	if c.RealtimeIdentityBurst < 1 {
+		bad("PARLEY_REALTIME_IDENTITY_BURST", "must be at least 1")
+	}
+	if c.RealtimeChannelRate < 0 {
+		bad("PARLEY_REALTIME_CHANNEL_RATE", "must not be negative")
+	}
+	if c.RealtimeChannelBurst < 1 {
+		bad("PARLEY_REALTIME_CHANNEL_BURST", "must be at least 1")
 	}
 }
 

@@ -83,16 +83,7 @@ func (s *flexStore) flows(ctx context.Context, accountSID, friendlyName string, 
 	if err != nil {
 		return nil, fmt.Errorf("flex: list flows: %w", err)
 	}
-	defer rows.Close()
-	var out []Flow
-	for rows.Next() {
-		f, err := scanFlow(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, scanFlow)
 }
 
 func (s *flexStore) deleteFlow(ctx context.Context, accountSID, sid string) error {
@@ -159,16 +150,7 @@ func (s *flexStore) queryChannels(ctx context.Context, q string, args ...any) ([
 	if err != nil {
 		return nil, fmt.Errorf("flex: list channels: %w", err)
 	}
-	defer rows.Close()
-	var out []Channel
-	for rows.Next() {
-		c, err := scanChannel(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, scanChannel)
 }
 
 // claim runs a guarded UPDATE and reports whether it changed the row: the
